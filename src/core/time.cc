@@ -1,0 +1,65 @@
+#include "core/time.h"
+
+#include <date/date.h>
+
+#include <cstdlib>
+#include <sstream>
+
+namespace retention {
+
+Result<TimePoint> ParseTime(std::string_view text) {
+  const std::string s(text);
+  auto bad = [&] {
+    return InvalidArgument("'" + s + "' is not an RFC 3339 time (like 2026-03-01T00:00:00Z)");
+  };
+  if (s.size() == 10) {
+    std::istringstream in(s);
+    date::sys_days d;
+    in >> date::parse("%F", d);
+    if (in.fail() || in.peek() != EOF) return bad();
+    return TimePoint(d);
+  }
+  if (s.size() < 20 || (s[10] != 'T' && s[10] != 't' && s[10] != ' ')) return bad();
+  std::string main = s.substr(0, 10) + "T" + s.substr(11, 8);
+  std::istringstream in(main);
+  date::sys_seconds t;
+  in >> date::parse("%FT%T", t);
+  if (in.fail()) return bad();
+  std::size_t pos = 19;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    std::size_t digits = 0;
+    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
+      ++pos;
+      ++digits;
+    }
+    if (digits == 0) return bad();
+  }
+  if (pos == s.size()) return bad();
+  const char zone = s[pos];
+  if ((zone == 'Z' || zone == 'z') && pos + 1 == s.size()) return t;
+  if ((zone == '+' || zone == '-') && pos + 6 == s.size() && s[pos + 3] == ':') {
+    auto digit = [&](std::size_t i) { return s[i] >= '0' && s[i] <= '9'; };
+    if (!digit(pos + 1) || !digit(pos + 2) || !digit(pos + 4) || !digit(pos + 5)) return bad();
+    const int hours = (s[pos + 1] - '0') * 10 + (s[pos + 2] - '0');
+    const int minutes = (s[pos + 4] - '0') * 10 + (s[pos + 5] - '0');
+    if (hours > 23 || minutes > 59) return bad();
+    const std::chrono::seconds offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+    return zone == '+' ? t - offset : t + offset;
+  }
+  return bad();
+}
+
+std::string FormatTime(TimePoint t) { return date::format("%FT%TZ", t); }
+
+std::string FormatDate(TimePoint t) { return date::format("%F", t); }
+
+TimePoint SystemClock::Now() const {
+  if (const char* fake = std::getenv("RETENTION_FAKE_NOW"); fake != nullptr && *fake != '\0') {
+    auto parsed = ParseTime(fake);
+    if (parsed.ok()) return *parsed;
+  }
+  return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace retention

@@ -1,0 +1,210 @@
+#include "store/migrations.h"
+
+#include <string>
+#include <vector>
+
+#include "core/time.h"
+
+namespace retention {
+namespace {
+
+// Times are INTEGER Unix seconds (UTC), so that date math is plain arithmetic in every engine.
+// Booleans are INTEGER 0/1.
+const std::vector<const char*>& Migrations() {
+  static const std::vector<const char*> kMigrations = {
+      // 1: the whole model of DESIGN.md.
+      R"sql(
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  username TEXT NOT NULL UNIQUE,
+  email TEXT NOT NULL,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE api_tokens (
+  token_hash TEXT PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE TABLE host_teams (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL
+);
+CREATE TABLE host_team_members (
+  host_team_id INTEGER NOT NULL REFERENCES host_teams(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  status TEXT NOT NULL CHECK (status IN ('accepted', 'pending')),
+  PRIMARY KEY (host_team_id, user_id)
+);
+CREATE INDEX host_team_members_user ON host_team_members(user_id);
+CREATE TABLE challenges (
+  id INTEGER PRIMARY KEY,
+  title TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  host_team_id INTEGER NOT NULL REFERENCES host_teams(id),
+  approved INTEGER NOT NULL DEFAULT 0,
+  inform_hosts INTEGER NOT NULL DEFAULT 1,
+  start_date INTEGER,
+  retention_policy_consent INTEGER NOT NULL DEFAULT 0,
+  retention_policy_consent_date INTEGER,
+  retention_policy_consent_by INTEGER REFERENCES users(id),
+  retention_policy_notes TEXT NOT NULL DEFAULT '',
+  log_retention_days_override INTEGER CHECK (log_retention_days_override BETWEEN 1 AND 3653),
+  log_retention_override_reason TEXT,
+  legal_hold INTEGER NOT NULL DEFAULT 0,
+  legal_hold_reason TEXT,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX challenges_host_team ON challenges(host_team_id);
+CREATE TABLE phases (
+  id INTEGER PRIMARY KEY,
+  challenge_id INTEGER NOT NULL REFERENCES challenges(id),
+  name TEXT NOT NULL,
+  start_date INTEGER,
+  end_date INTEGER,
+  is_public INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX phases_challenge ON phases(challenge_id);
+CREATE TABLE submissions (
+  id INTEGER PRIMARY KEY,
+  phase_id INTEGER NOT NULL REFERENCES phases(id),
+  challenge_id INTEGER NOT NULL REFERENCES challenges(id),
+  participant TEXT NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT 'finished',
+  retention_eligible_date INTEGER,
+  is_artifact_deleted INTEGER NOT NULL DEFAULT 0,
+  artifact_deletion_date INTEGER,
+  retention_policy_applied TEXT,
+  retention_override_reason TEXT,
+  legal_hold INTEGER NOT NULL DEFAULT 0,
+  legal_hold_reason TEXT,
+  notice_sent_at INTEGER
+);
+CREATE INDEX submissions_phase ON submissions(phase_id);
+CREATE INDEX submissions_challenge ON submissions(challenge_id);
+-- Drives the sweep and the notices: only live candidates are indexed, in eligible-date order.
+CREATE INDEX submission_sweep ON submissions(retention_eligible_date, id)
+  WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
+CREATE TABLE artifacts (
+  id INTEGER PRIMARY KEY,
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  kind TEXT NOT NULL CHECK (kind IN ('input_file', 'submission_input_file', 'stdout_file',
+    'stderr_file', 'environment_log_file', 'submission_result_file', 'submission_metadata_file')),
+  storage_key TEXT NOT NULL UNIQUE,
+  size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+  state TEXT NOT NULL DEFAULT 'stored' CHECK (state IN ('stored', 'deleted', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT,
+  deleted_at INTEGER
+);
+CREATE INDEX artifacts_submission ON artifacts(submission_id);
+-- One hash-chained, append-only log for consent (ledger = 'consent') and admin actions
+-- (ledger = 'admin'), R7. audit_head holds the chain's length and last hash.
+CREATE TABLE audit_events (
+  id INTEGER PRIMARY KEY,
+  ledger TEXT NOT NULL CHECK (ledger IN ('consent', 'admin')),
+  challenge_id INTEGER,
+  submission_id INTEGER,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  notes TEXT NOT NULL DEFAULT '',
+  at INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX audit_events_challenge ON audit_events(challenge_id, id);
+CREATE INDEX audit_events_at ON audit_events(at);
+CREATE TABLE audit_head (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  count INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE job_runs (
+  id INTEGER PRIMARY KEY,
+  job TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  slot INTEGER,
+  owner TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  status TEXT NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+  result TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX job_runs_job ON job_runs(job, id);
+CREATE TABLE job_locks (
+  job TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE TABLE mail_outbox (
+  id INTEGER PRIMARY KEY,
+  challenge_id INTEGER REFERENCES challenges(id),
+  recipient TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  body_text TEXT NOT NULL,
+  body_html TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'failed', 'cancelled',
+    'suppressed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX mail_outbox_state ON mail_outbox(state, next_attempt_at);
+CREATE TABLE notice_items (
+  outbox_id INTEGER NOT NULL REFERENCES mail_outbox(id),
+  submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  PRIMARY KEY (outbox_id, submission_id)
+);
+CREATE INDEX notice_items_submission ON notice_items(submission_id);
+CREATE TABLE log_retention_state (
+  challenge_id INTEGER PRIMARY KEY REFERENCES challenges(id),
+  group_name TEXT NOT NULL,
+  desired_days INTEGER,
+  applied_days INTEGER,
+  applied_known INTEGER NOT NULL DEFAULT 0,
+  state TEXT NOT NULL CHECK (state IN ('in_step', 'pending', 'error')),
+  last_error TEXT,
+  updated_at INTEGER NOT NULL
+);
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Result<int> Migrate(SqlConnection& conn) {
+  RETURN_IF_ERROR(
+      conn.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                      "applied_at INTEGER NOT NULL)"));
+  int applied = 0;
+  for (int version = 1; version <= LatestSchemaVersion(); ++version) {
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    ASSIGN_OR_RETURN(auto row,
+                     conn.QueryOne("SELECT version FROM schema_migrations WHERE version = ?",
+                                   {std::int64_t{version}}));
+    if (row) continue;
+    if (auto s = conn.ExecScript(Migrations()[static_cast<std::size_t>(version - 1)]); !s.ok()) {
+      return s.WithContext("migration " + std::to_string(version));
+    }
+    RETURN_IF_ERROR(conn.Exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                              {std::int64_t{version}, ToUnix(SystemClock().Now())}));
+    RETURN_IF_ERROR(tx.Commit());
+    ++applied;
+  }
+  ASSIGN_OR_RETURN(auto newest, conn.QueryOne("SELECT MAX(version) FROM schema_migrations"));
+  if (newest && newest->Int(0) > LatestSchemaVersion()) {
+    return FailedPrecondition("database schema version " + std::to_string(newest->Int(0)) +
+                              " is newer than this binary (" +
+                              std::to_string(LatestSchemaVersion()) + "); upgrade retention");
+  }
+  return applied;
+}
+
+}  // namespace retention

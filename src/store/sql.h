@@ -1,0 +1,123 @@
+// The database port: a connection that runs parameterised SQL and transactions.
+//
+// SQL written against this port is portable between SQLite and PostgreSQL: `?` placeholders (an
+// adapter rewrites them if its engine needs another form), integers for times (Unix seconds),
+// `INSERT ... ON CONFLICT`, `UPDATE ... FROM`, `RETURNING`, row values. Backend-specific behaviour
+// (how a write transaction starts, locking) lives in the adapters.
+//
+// A SqlConnection is not thread-safe: use one per thread, or guard it (see Database).
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/status.h"
+
+namespace retention {
+
+using SqlValue = std::variant<std::monostate, std::int64_t, double, std::string>;
+
+inline SqlValue SqlNull() { return std::monostate{}; }
+inline SqlValue SqlOpt(const std::optional<std::int64_t>& v) {
+  return v ? SqlValue(*v) : SqlNull();
+}
+inline SqlValue SqlOpt(const std::optional<std::string>& v) { return v ? SqlValue(*v) : SqlNull(); }
+
+// One result row. Getters never throw: a NULL reads as 0 / "" / nullopt.
+class SqlRow {
+ public:
+  explicit SqlRow(std::vector<SqlValue> values) : values_(std::move(values)) {}
+  std::size_t size() const { return values_.size(); }
+  bool IsNull(std::size_t i) const;
+  std::int64_t Int(std::size_t i) const;
+  double Real(std::size_t i) const;
+  std::string Text(std::size_t i) const;
+  bool Bool(std::size_t i) const { return Int(i) != 0; }
+  std::optional<std::int64_t> OptInt(std::size_t i) const;
+  std::optional<std::string> OptText(std::size_t i) const;
+
+ private:
+  std::vector<SqlValue> values_;
+};
+
+using SqlParams = std::vector<SqlValue>;
+
+enum class TxMode { kRead, kWrite };
+
+class SqlConnection {
+ public:
+  virtual ~SqlConnection() = default;
+
+  // Runs a statement; returns the number of rows it changed. Errors: kAborted when the database
+  // is busy or a serialisation conflict occurred (retry the transaction), kAlreadyExists on a
+  // unique/primary-key violation, kFailedPrecondition on another constraint, kInternal otherwise.
+  virtual Result<std::int64_t> Exec(std::string_view sql, const SqlParams& params = {}) = 0;
+  // Runs a query and returns all its rows (callers bound the result with LIMIT).
+  virtual Result<std::vector<SqlRow>> Query(std::string_view sql, const SqlParams& params = {}) = 0;
+  // Runs several statements without parameters (migrations).
+  virtual Status ExecScript(std::string_view sql) = 0;
+
+  // Transactions. A write transaction takes the write lock at its start (SQLite: BEGIN IMMEDIATE),
+  // so that two writers never deadlock on a lock upgrade.
+  virtual Status Begin(TxMode mode) = 0;
+  virtual Status Commit() = 0;
+  virtual Status Rollback() = 0;
+
+  // "sqlite" or "postgresql".
+  virtual std::string_view Dialect() const = 0;
+
+  // Convenience: the first row of a query, or nullopt when there is none.
+  Result<std::optional<SqlRow>> QueryOne(std::string_view sql, const SqlParams& params = {});
+};
+
+// RAII transaction: rolls back on destruction unless Commit() succeeded.
+class Transaction {
+ public:
+  // Use Transaction::Start.
+  explicit Transaction(SqlConnection& conn) : conn_(&conn) {}
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  Transaction(Transaction&& other) noexcept : conn_(other.conn_) { other.conn_ = nullptr; }
+  Transaction& operator=(Transaction&&) = delete;
+  ~Transaction();
+
+  static Result<Transaction> Start(SqlConnection& conn, TxMode mode);
+  Status Commit();
+  SqlConnection& conn() { return *conn_; }
+
+ private:
+  SqlConnection* conn_;
+};
+
+// A connection shared between threads behind a mutex. Lock() hands out exclusive access.
+class Database {
+ public:
+  explicit Database(std::unique_ptr<SqlConnection> conn) : conn_(std::move(conn)) {}
+
+  class Lease {
+   public:
+    Lease(std::unique_lock<std::mutex> lock, SqlConnection& conn)
+        : lock_(std::move(lock)), conn_(&conn) {}
+    SqlConnection& operator*() { return *conn_; }
+    SqlConnection* operator->() { return conn_; }
+
+   private:
+    std::unique_lock<std::mutex> lock_;
+    SqlConnection* conn_;
+  };
+
+  Lease Lock() { return Lease(std::unique_lock<std::mutex>(mu_), *conn_); }
+
+ private:
+  std::mutex mu_;
+  std::unique_ptr<SqlConnection> conn_;
+};
+
+}  // namespace retention

@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include "store/migrations.h"
+#include "store/sqlite/sqlite_connection.h"
+
+namespace retention {
+namespace {
+
+std::unique_ptr<SqlConnection> Fresh() {
+  auto conn = OpenSqlite(":memory:");
+  EXPECT_TRUE(conn.ok());
+  auto applied = Migrate(**conn);
+  EXPECT_TRUE(applied.ok()) << applied.status().ToString();
+  return std::move(conn).value();
+}
+
+TEST(StoreTest, MigrateIsIdempotent) {
+  auto conn = Fresh();
+  auto again = Migrate(*conn);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, 0);
+}
+
+TEST(StoreTest, TypedRoundTripAndNulls) {
+  auto conn = Fresh();
+  ASSERT_TRUE(conn->Exec("INSERT INTO users (id, username, email, is_admin, created_at) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         {std::int64_t{5}, std::string("alice"), std::string("a@x"),
+                          std::int64_t{1}, std::int64_t{1700000000}})
+                  .ok());
+  auto row = conn->QueryOne("SELECT id, username, is_admin, NULL FROM users WHERE id = ?",
+                            {std::int64_t{5}});
+  ASSERT_TRUE(row.ok());
+  ASSERT_TRUE(row->has_value());
+  EXPECT_EQ((*row)->Int(0), 5);
+  EXPECT_EQ((*row)->Text(1), "alice");
+  EXPECT_TRUE((*row)->Bool(2));
+  EXPECT_FALSE((*row)->OptInt(3).has_value());
+}
+
+TEST(StoreTest, UniqueViolationIsAlreadyExists) {
+  auto conn = Fresh();
+  const char* sql = "INSERT INTO users (username, email, created_at) VALUES ('bob', 'b@x', 0)";
+  ASSERT_TRUE(conn->Exec(sql).ok());
+  auto dup = conn->Exec(sql);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists);
+}
+
+TEST(StoreTest, TransactionRollsBackUnlessCommitted) {
+  auto conn = Fresh();
+  {
+    auto tx = Transaction::Start(*conn, TxMode::kWrite);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'a')").ok());
+  }
+  auto count = conn->QueryOne("SELECT COUNT(*) FROM host_teams");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ((*count)->Int(0), 0);
+}
+
+TEST(StoreTest, ForeignKeysAreEnforced) {
+  auto conn = Fresh();
+  auto bad = conn->Exec("INSERT INTO phases (id, challenge_id, name) VALUES (1, 99, 'x')");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace retention
