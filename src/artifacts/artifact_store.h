@@ -1,0 +1,33 @@
+// The artifact store port: where submissions' large files live. Keys are relative paths such as
+// "submissions/700/input.zip". Implementations are thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace retention {
+
+// Ok when `key` is a safe relative key: non-empty, at most 1024 bytes, no NUL, not absolute, no
+// "." or ".." segment, no empty segment, no backslash. InvalidArgument naming the key otherwise.
+Status ValidateArtifactKey(std::string_view key);
+
+class ArtifactStore {
+ public:
+  virtual ~ArtifactStore() = default;
+
+  // Deletes the object. Idempotent: a key that is already missing is ok. Unavailable (with the
+  // OS or service error) when it cannot be deleted; InvalidArgument for an invalid key.
+  virtual Status Delete(const std::string& key) = 0;
+  // The object's size in bytes, or nullopt when it does not exist.
+  virtual Result<std::optional<std::int64_t>> Size(const std::string& key) = 0;
+  // Stores `bytes` under `key`, replacing any object there (written atomically).
+  virtual Status Put(const std::string& key, std::string_view bytes) = 0;
+  // A printable location for messages, e.g. "file:///srv/artifacts/submissions/700/input.zip".
+  virtual std::string Location(const std::string& key) const = 0;
+};
+
+}  // namespace retention

@@ -1,0 +1,181 @@
+#include "config/config.h"
+
+#include <toml++/toml.h>
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "domain/cron.h"
+
+namespace retention {
+namespace {
+
+struct Problems {
+  std::vector<std::string> list;
+  void Add(std::string p) { list.push_back(std::move(p)); }
+};
+
+bool ParseInt(const std::string& text, int& out) {
+  try {
+    std::size_t used = 0;
+    const long v = std::stol(text, &used);
+    if (used != text.size()) return false;
+    out = static_cast<int>(v);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void ApplyFile(const std::string& file, Config& c, Problems& problems) {
+  toml::table root;
+  try {
+    root = toml::parse_file(file);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config " << file << ":" << e.source().begin.line << ":" << e.source().begin.column
+        << ": " << e.description();
+    problems.Add(msg.str());
+    return;
+  }
+  const std::map<std::string, std::set<std::string>> known = {
+      {"database", {"url"}},
+      {"storage", {"url"}},
+      {"logs", {"url", "environment"}},
+      {"smtp", {"url", "from"}},
+      {"server", {"listen", "consent_rate_per_minute", "threads"}},
+      {"retention", {"default_days", "notice_days"}},
+      {"platform", {"challenge_url"}},
+      {"schedule", {}},
+  };
+  for (const auto& [section, node] : root) {
+    const std::string name(section.str());
+    auto it = known.find(name);
+    if (it == known.end() || !node.is_table()) {
+      problems.Add("config " + file + ": unknown section [" + name + "]");
+      continue;
+    }
+    for (const auto& [key, value] : *node.as_table()) {
+      const std::string k(key.str());
+      const std::string where = "config " + file + ": " + name + "." + k;
+      if (name == "schedule") {
+        if (!c.schedule.contains(k)) {
+          problems.Add(where + ": unknown job");
+        } else if (auto s = value.value<std::string>()) {
+          c.schedule[k] = *s;
+        } else {
+          problems.Add(where + ": must be a string");
+        }
+        continue;
+      }
+      if (!it->second.contains(k)) {
+        problems.Add(where + ": unknown key");
+        continue;
+      }
+      auto str = [&](std::string& dst) {
+        if (auto s = value.value<std::string>()) {
+          dst = *s;
+        } else {
+          problems.Add(where + ": must be a string");
+        }
+      };
+      auto integer = [&](int& dst) {
+        if (value.is_integer()) {
+          dst = static_cast<int>(value.as_integer()->get());
+        } else {
+          problems.Add(where + ": must be an integer");
+        }
+      };
+      if (name == "database") str(c.database_url);
+      if (name == "storage") str(c.storage_url);
+      if (name == "logs" && k == "url") str(c.logs_url);
+      if (name == "logs" && k == "environment") str(c.environment);
+      if (name == "smtp" && k == "url") str(c.smtp_url);
+      if (name == "smtp" && k == "from") str(c.smtp_from);
+      if (name == "server" && k == "listen") str(c.listen);
+      if (name == "server" && k == "consent_rate_per_minute") integer(c.consent_rate_per_minute);
+      if (name == "server" && k == "threads") integer(c.server_threads);
+      if (name == "retention" && k == "default_days") integer(c.default_days);
+      if (name == "retention" && k == "notice_days") integer(c.notice_days);
+      if (name == "platform") str(c.challenge_url);
+    }
+  }
+}
+
+void ApplyEnv(Config& c, Problems& problems) {
+  auto env = [](const char* name) -> std::optional<std::string> {
+    const char* v = std::getenv(name);
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+  auto str = [&](const char* name, std::string& dst) {
+    if (auto v = env(name)) dst = *v;
+  };
+  auto integer = [&](const char* name, int& dst) {
+    if (auto v = env(name)) {
+      if (!ParseInt(*v, dst)) problems.Add(std::string(name) + ": '" + *v + "' is not an integer");
+    }
+  };
+  str("RETENTION_DB", c.database_url);
+  str("RETENTION_STORAGE", c.storage_url);
+  str("RETENTION_LOGS", c.logs_url);
+  str("RETENTION_ENVIRONMENT", c.environment);
+  str("RETENTION_SMTP", c.smtp_url);
+  str("RETENTION_SMTP_FROM", c.smtp_from);
+  str("RETENTION_LISTEN", c.listen);
+  str("RETENTION_CHALLENGE_URL", c.challenge_url);
+  integer("RETENTION_DEFAULT_DAYS", c.default_days);
+  integer("RETENTION_NOTICE_DAYS", c.notice_days);
+  integer("RETENTION_CONSENT_RATE_PER_MINUTE", c.consent_rate_per_minute);
+}
+
+void Validate(const Config& c, Problems& problems) {
+  if (c.default_days < 1 || c.default_days > 3653) {
+    problems.Add("retention.default_days: " + std::to_string(c.default_days) +
+                 " is out of range 1-3653");
+  }
+  if (c.notice_days < 0 || c.notice_days > 365) {
+    problems.Add("retention.notice_days: " + std::to_string(c.notice_days) +
+                 " is out of range 0-365");
+  }
+  if (c.consent_rate_per_minute < 1) {
+    problems.Add("server.consent_rate_per_minute: must be at least 1");
+  }
+  if (c.server_threads < 1 || c.server_threads > 64) {
+    problems.Add("server.threads: must be between 1 and 64");
+  }
+  if (c.environment.empty()) problems.Add("logs.environment: must not be empty");
+  for (const auto& [job, cron] : c.schedule) {
+    auto parsed = CronSchedule::Parse(cron);
+    if (!parsed.ok()) problems.Add("schedule." + job + ": " + parsed.status().message());
+  }
+}
+
+}  // namespace
+
+Result<Config> LoadConfig(const ConfigOverrides& overrides) {
+  Config c;
+  Problems problems;
+  if (overrides.config_file) ApplyFile(*overrides.config_file, c, problems);
+  ApplyEnv(c, problems);
+  if (overrides.database_url) c.database_url = *overrides.database_url;
+  if (overrides.listen) c.listen = *overrides.listen;
+  Validate(c, problems);
+  if (!problems.list.empty()) {
+    std::string msg = "invalid configuration:";
+    for (const auto& p : problems.list) msg += "\n  " + p;
+    return InvalidArgument(msg);
+  }
+  return c;
+}
+
+Result<std::string> PathFromUrl(const std::string& url, const std::string& scheme) {
+  const std::string prefix = scheme + "://";
+  if (url.rfind(prefix, 0) != 0 || url.size() == prefix.size()) {
+    return InvalidArgument("'" + url + "' is not a " + prefix + "PATH url");
+  }
+  return url.substr(prefix.size());
+}
+
+}  // namespace retention

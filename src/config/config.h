@@ -1,0 +1,52 @@
+// Configuration (DESIGN.md section 8): defaults, then a TOML file, then RETENTION_* environment
+// variables, then command-line flags. Loading reports every error at once. Plain value type.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+
+namespace retention {
+
+struct Config {
+  std::string database_url = "sqlite://./var/retention.db";  // or postgresql://...
+  std::string storage_url = "file://./var/artifacts";        // or s3://bucket?endpoint=&region=
+  std::string logs_url = "file://./var/logs";                // or cloudwatch://REGION?endpoint=
+  std::string environment = "production";                    // log group name part
+  std::string smtp_url;                                      // empty: mail stays in the outbox
+  std::string smtp_from = "retention@localhost";
+  std::string listen = "127.0.0.1:8000";
+  int default_days = 30;  // R1 default D
+  int notice_days = 14;   // R4
+  std::string challenge_url = "http://127.0.0.1:8000/challenges/{id}";
+  int consent_rate_per_minute = 60;  // per user, consent writes
+  int server_threads = 4;
+  // Cron per job name; defaults are the seed's (DESIGN.md section 4).
+  std::map<std::string, std::string> schedule = {
+      {"cleanup_expired_submission_artifacts", "0 2 1 * *"},
+      {"weekly_retention_notifications_and_consent_log", "0 10 * * 1"},
+      {"update_submission_retention_dates", "0 1 * * 0"},
+      {"reconcile_log_retention", "30 3 * * *"},
+  };
+};
+
+// Values given on the command line; unset ones do not override.
+struct ConfigOverrides {
+  std::optional<std::string> config_file;
+  std::optional<std::string> database_url;
+  std::optional<std::string> listen;
+};
+
+// Builds the configuration from defaults, the file (if any), the environment and `overrides`.
+// InvalidArgument listing every problem (unknown keys, wrong types, out-of-range values, bad
+// crons) on separate lines.
+Result<Config> LoadConfig(const ConfigOverrides& overrides);
+
+// "sqlite://./var/x.db" -> "./var/x.db"; "file://./var/a" -> "./var/a". InvalidArgument when the
+// URL does not have the expected scheme.
+Result<std::string> PathFromUrl(const std::string& url, const std::string& scheme);
+
+}  // namespace retention

@@ -1,0 +1,51 @@
+#include "domain/log_policy.h"
+
+#include <algorithm>
+
+namespace retention {
+
+int RoundUpToAllowedDays(std::int64_t days) {
+  const auto it = std::lower_bound(kAllowedLogRetentionDays.begin(), kAllowedLogRetentionDays.end(),
+                                   days, [](int allowed, std::int64_t d) { return allowed < d; });
+  return it == kAllowedLogRetentionDays.end() ? kAllowedLogRetentionDays.back() : *it;
+}
+
+std::string LogGroupName(std::int64_t challenge_id, std::string_view environment) {
+  std::string name = "challenge-pk-";
+  name += std::to_string(challenge_id);
+  name += '-';
+  name += environment;
+  name += "-workers";
+  return name;
+}
+
+DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> latest_phase_end,
+                                     std::optional<TimePoint> challenge_start, int retention_days,
+                                     TimePoint now) {
+  if (!has_consent) {
+    return {std::nullopt, "no retention consent: logs never expire"};
+  }
+  if (!latest_phase_end) {
+    return {std::nullopt, "no phase has an end date: logs never expire"};
+  }
+  const TimePoint eligible = *latest_phase_end + Days(retention_days);
+  if (now < eligible) {
+    // CloudWatch counts retention from each line's ingestion, so the value must cover the oldest
+    // line still to come or already stored. Lines start at the challenge's start; if the start is
+    // still ahead, counting from it would purge today's lines before E, so count from now instead.
+    const TimePoint origin = challenge_start ? std::min(*challenge_start, now) : now;
+    const std::int64_t seconds = ToUnix(eligible) - ToUnix(origin);
+    const std::int64_t days = (seconds + kSecondsPerDay - 1) / kSecondsPerDay;
+    const int value = RoundUpToAllowedDays(days);
+    return {value,
+            "keeps every line until the eligible date " + FormatDate(eligible) + ": " +
+                std::to_string(days) + " days from " +
+                (challenge_start && *challenge_start <= now ? "the challenge start " : "now ") +
+                FormatDate(origin) + " rounded up to " + std::to_string(value)};
+  }
+  const int value = RoundUpToAllowedDays(retention_days);
+  return {value, "the eligible date " + FormatDate(eligible) + " has passed: retention days " +
+                     std::to_string(retention_days) + " rounded up to " + std::to_string(value)};
+}
+
+}  // namespace retention

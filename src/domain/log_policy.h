@@ -1,0 +1,47 @@
+// R8: the log retention policy a challenge's worker log group should have, and the mapping of a
+// requested number of days onto the values CloudWatch Logs accepts.
+//
+// No I/O and no clock reads: "now" is a parameter. Every function is pure and thread-safe.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/time.h"
+
+namespace retention {
+
+// The retention values CloudWatch Logs accepts (PutRetentionPolicy's retentionInDays), ascending.
+// The local log store accepts the same set so that both backends behave alike.
+inline constexpr std::array<int, 22> kAllowedLogRetentionDays = {
+    1,   3,   5,   7,   14,   30,   60,   90,   120,  150,  180,
+    365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653};
+
+// Returns the smallest allowed value >= `days`: 1 for anything <= 1, 3653 for anything above it.
+// Examples: 25 -> 30, 100 -> 120, 1000 -> 1096, 0 -> 1, 5000 -> 3653.
+int RoundUpToAllowedDays(std::int64_t days);
+
+// Returns the worker log group of a challenge: "challenge-pk-{id}-{environment}-workers".
+std::string LogGroupName(std::int64_t challenge_id, std::string_view environment);
+
+// The policy a log group should have.
+struct DesiredLogPolicy {
+  std::optional<int> days;  // one of kAllowedLogRetentionDays; nullopt = never expire
+  std::string explanation;  // one sentence for status output and audit: which case applied
+};
+
+// R8. Returns the desired policy of a challenge's log group at `now`:
+//   - no consent, or no phase has an end date (`latest_phase_end` is nullopt): never expire;
+//   - with E = latest_phase_end + retention_days days, before E: the allowed value covering the
+//     whole days from min(challenge_start, now) to E (now alone when there is no start), so that
+//     no line is purged before E;
+//   - from E on: the allowed value covering retention_days, so the lines go soon after E.
+// Precondition: retention_days comes from RetentionDays() (1..3653).
+DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> latest_phase_end,
+                                     std::optional<TimePoint> challenge_start, int retention_days,
+                                     TimePoint now);
+
+}  // namespace retention

@@ -1,0 +1,132 @@
+#include "service/audit_log.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/crypto.h"
+
+namespace retention {
+namespace {
+
+constexpr const char* kGenesis = "0000000000000000000000000000000000000000000000000000000000000000";
+
+// The canonical content: a JSON array in fixed order, so that every field is covered.
+std::string Canonical(const AuditEvent& e) {
+  nlohmann::json j = nlohmann::json::array(
+      {e.id, e.ledger, e.challenge_id ? nlohmann::json(*e.challenge_id) : nlohmann::json(),
+       e.submission_id ? nlohmann::json(*e.submission_id) : nlohmann::json(), e.actor, e.action,
+       e.notes, ToUnix(e.at)});
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+AuditEvent FromRow(const SqlRow& r) {
+  AuditEvent e;
+  e.id = r.Int(0);
+  e.ledger = r.Text(1);
+  e.challenge_id = r.OptInt(2);
+  e.submission_id = r.OptInt(3);
+  e.actor = r.Text(4);
+  e.action = r.Text(5);
+  e.notes = r.Text(6);
+  e.at = FromUnix(r.Int(7));
+  e.prev_hash = r.Text(8);
+  e.hash = r.Text(9);
+  return e;
+}
+
+constexpr const char* kColumns =
+    "id, ledger, challenge_id, submission_id, actor, action, notes, at, prev_hash, hash";
+
+}  // namespace
+
+Result<AuditEvent> AppendAuditEvent(SqlConnection& conn, AuditEvent event) {
+  ASSIGN_OR_RETURN(auto head, conn.QueryOne("SELECT count, hash FROM audit_head WHERE id = 1"));
+  ASSIGN_OR_RETURN(auto last, conn.QueryOne("SELECT COALESCE(MAX(id), 0) FROM audit_events"));
+  event.id = last->Int(0) + 1;
+  event.prev_hash = head ? head->Text(1) : kGenesis;
+  event.hash = Sha256Hex(event.prev_hash + Canonical(event));
+  RETURN_IF_ERROR(conn.Exec(
+      "INSERT INTO audit_events (id, ledger, challenge_id, submission_id, actor, action, notes, "
+      "at, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {event.id, event.ledger, SqlOpt(event.challenge_id), SqlOpt(event.submission_id), event.actor,
+       event.action, event.notes, ToUnix(event.at), event.prev_hash, event.hash}));
+  RETURN_IF_ERROR(
+      conn.Exec("INSERT INTO audit_head (id, count, hash) VALUES (1, 1, ?) "
+                "ON CONFLICT (id) DO UPDATE SET count = audit_head.count + 1, hash = excluded.hash",
+                {event.hash}));
+  return event;
+}
+
+Result<std::vector<AuditEvent>> ListAuditEvents(SqlConnection& conn, const AuditFilter& f) {
+  std::string sql = std::string("SELECT ") + kColumns + " FROM audit_events WHERE 1 = 1";
+  SqlParams params;
+  if (f.challenge_id) {
+    sql += " AND challenge_id = ?";
+    params.emplace_back(*f.challenge_id);
+  }
+  if (f.ledger) {
+    sql += " AND ledger = ?";
+    params.emplace_back(*f.ledger);
+  }
+  if (f.since) {
+    sql += " AND at >= ?";
+    params.emplace_back(ToUnix(*f.since));
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  params.emplace_back(std::int64_t{f.limit});
+  ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
+  std::vector<AuditEvent> events;
+  events.reserve(rows.size());
+  for (auto it = rows.rbegin(); it != rows.rend(); ++it) events.push_back(FromRow(*it));
+  return events;
+}
+
+Result<AuditVerification> VerifyAuditChain(SqlConnection& conn) {
+  AuditVerification v;
+  std::string prev = kGenesis;
+  std::int64_t after = 0;
+  const std::string sql =
+      std::string("SELECT ") + kColumns + " FROM audit_events WHERE id > ? ORDER BY id LIMIT 1000";
+  for (;;) {
+    ASSIGN_OR_RETURN(auto rows, conn.Query(sql, {after}));
+    if (rows.empty()) break;
+    for (const auto& r : rows) {
+      AuditEvent e = FromRow(r);
+      ++v.count;
+      auto fail = [&](const std::string& why) {
+        v.ok = false;
+        v.bad_event_id = e.id;
+        v.error =
+            "event " + std::to_string(e.id) + " (" + e.action + " on " +
+            (e.challenge_id ? "challenge " + std::to_string(*e.challenge_id) : "no challenge") +
+            " at " + FormatTime(e.at) + "): " + why;
+      };
+      if (e.id != v.count) {
+        fail("expected event " + std::to_string(v.count) + ": an event was removed");
+        return v;
+      }
+      if (e.prev_hash != prev) {
+        fail("its previous-hash does not match the event before it");
+        return v;
+      }
+      if (Sha256Hex(prev + Canonical(e)) != e.hash) {
+        fail("its content does not match its hash: it was edited");
+        return v;
+      }
+      prev = e.hash;
+      after = e.id;
+    }
+  }
+  ASSIGN_OR_RETURN(auto head, conn.QueryOne("SELECT count, hash FROM audit_head WHERE id = 1"));
+  const std::int64_t head_count = head ? head->Int(0) : 0;
+  const std::string head_hash = head ? head->Text(1) : kGenesis;
+  if (head_count != v.count || head_hash != prev) {
+    v.ok = false;
+    v.bad_event_id = v.count == 0 ? std::optional<std::int64_t>() : std::optional(after);
+    v.error = "the chain head records " + std::to_string(head_count) + " events but " +
+              std::to_string(v.count) +
+              " verify: the last events were removed or the last event was rewritten";
+  }
+  return v;
+}
+
+}  // namespace retention

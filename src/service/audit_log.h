@@ -1,0 +1,54 @@
+// The hash-chained audit log (R7): consent events (ledger "consent") and admin actions (ledger
+// "admin") in one append-only chain. Each event stores SHA-256(previous hash + its canonical
+// content); audit_head keeps the chain's length and last hash, so an edit of any event, the last
+// one included, and a deleted tail are both detected. Functions run inside the caller's
+// transaction; not thread-safe beyond the connection's own rules.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/time.h"
+#include "store/sql.h"
+
+namespace retention {
+
+struct AuditEvent {
+  std::int64_t id = 0;
+  std::string ledger;  // "consent" or "admin"
+  std::optional<std::int64_t> challenge_id;
+  std::optional<std::int64_t> submission_id;
+  std::string actor;
+  std::string action;  // granted, withdrawn, notes_changed, imported, override_set, ...
+  std::string notes;
+  TimePoint at{};
+  std::string prev_hash;
+  std::string hash;
+};
+
+// Appends an event (id, hashes filled in) and advances audit_head. Must run inside a write
+// transaction so that two writers cannot fork the chain.
+Result<AuditEvent> AppendAuditEvent(SqlConnection& conn, AuditEvent event);
+
+struct AuditFilter {
+  std::optional<std::int64_t> challenge_id;
+  std::optional<std::string> ledger;
+  std::optional<TimePoint> since;
+  int limit = 1000;
+};
+// Events in id order (oldest first), at most filter.limit of the newest matching ones.
+Result<std::vector<AuditEvent>> ListAuditEvents(SqlConnection& conn, const AuditFilter& filter);
+
+struct AuditVerification {
+  bool ok = true;
+  std::int64_t count = 0;
+  std::optional<std::int64_t> bad_event_id;
+  std::string error;  // names the first event that does not verify
+};
+// Recomputes the whole chain in id order, streaming in pages.
+Result<AuditVerification> VerifyAuditChain(SqlConnection& conn);
+
+}  // namespace retention

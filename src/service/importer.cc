@@ -1,0 +1,376 @@
+// ImportData: DESIGN.md section 7. Strict: unknown keys, wrong types and dangling references are
+// errors naming their JSON path; the whole file is one transaction.
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "artifacts/artifact_store.h"
+#include "core/crypto.h"
+#include "service/audit_log.h"
+#include "service/service.h"
+
+namespace retention {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string>& ArtifactKinds() {
+  static const std::set<std::string> kKinds = {"input_file",
+                                               "submission_input_file",
+                                               "stdout_file",
+                                               "stderr_file",
+                                               "environment_log_file",
+                                               "submission_result_file",
+                                               "submission_metadata_file"};
+  return kKinds;
+}
+
+// Reads typed fields of one JSON object, naming the path in every error.
+class Fields {
+ public:
+  Fields(const json& j, std::string path) : j_(j), path_(std::move(path)) {}
+
+  Status CheckObject(const std::set<std::string>& allowed) const {
+    if (!j_.is_object()) return InvalidArgument(path_ + ": must be an object");
+    for (const auto& [key, value] : j_.items()) {
+      if (!allowed.contains(key)) return InvalidArgument(path_ + "." + key + ": unknown field");
+    }
+    return Status::Ok();
+  }
+  bool Has(const char* key) const { return j_.contains(key) && !j_.at(key).is_null(); }
+  std::string Path(const char* key) const { return path_ + "." + key; }
+  const std::string& path() const { return path_; }
+  const json& At(const char* key) const { return j_.at(key); }
+
+  Result<std::int64_t> Id(const char* key) const {
+    if (!Has(key) || !At(key).is_number_integer() || At(key).get<std::int64_t>() <= 0) {
+      return InvalidArgument(Path(key) + ": must be a positive integer");
+    }
+    return At(key).get<std::int64_t>();
+  }
+  Result<std::string> Str(const char* key, bool required, bool non_empty = false) const {
+    if (!Has(key)) {
+      if (required) return InvalidArgument(Path(key) + ": is required");
+      return std::string();
+    }
+    if (!At(key).is_string()) return InvalidArgument(Path(key) + ": must be a string");
+    auto s = At(key).get<std::string>();
+    if (non_empty && s.empty()) return InvalidArgument(Path(key) + ": must not be empty");
+    return s;
+  }
+  Result<bool> Bool(const char* key, bool fallback) const {
+    if (!Has(key)) return fallback;
+    if (!At(key).is_boolean()) return InvalidArgument(Path(key) + ": must be true or false");
+    return At(key).get<bool>();
+  }
+  Result<std::optional<TimePoint>> Time(const char* key, bool required) const {
+    if (!Has(key)) {
+      if (required) return InvalidArgument(Path(key) + ": is required");
+      return std::optional<TimePoint>();
+    }
+    if (!At(key).is_string()) return InvalidArgument(Path(key) + ": must be an RFC 3339 string");
+    auto t = ParseTime(At(key).get<std::string>());
+    if (!t.ok()) return t.status().WithContext(Path(key));
+    return std::optional<TimePoint>(*t);
+  }
+  Result<const json*> Array(const char* key) const {
+    static const json kEmpty = json::array();
+    if (!Has(key)) return &kEmpty;
+    if (!At(key).is_array()) return InvalidArgument(Path(key) + ": must be an array");
+    return &At(key);
+  }
+
+ private:
+  const json& j_;
+  std::string path_;
+};
+
+std::string Indexed(const std::string& path, std::size_t i) {
+  return path + "[" + std::to_string(i) + "]";
+}
+
+SqlValue OptTime(const std::optional<TimePoint>& t) { return t ? SqlValue(ToUnix(*t)) : SqlNull(); }
+
+// Maps a uniqueness violation to a message naming the reused id.
+Status Insert(SqlConnection& conn, const std::string& path, const std::string& what,
+              std::string_view sql, const SqlParams& params) {
+  auto r = conn.Exec(sql, params);
+  if (r.ok()) return Status::Ok();
+  if (r.status().code() == StatusCode::kAlreadyExists) {
+    return InvalidArgument(path + ": " + what +
+                           " already exists (import keeps ids; "
+                           "re-importing the same ids is refused)");
+  }
+  if (r.status().code() == StatusCode::kFailedPrecondition) {
+    return InvalidArgument(path + ": " + what + " refers to something that does not exist");
+  }
+  return r.status().WithContext(path);
+}
+
+Result<std::optional<std::int64_t>> UserId(SqlConnection& conn, const std::string& username) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT id FROM users WHERE username = ?", {username}));
+  if (!row) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(row->Int(0));
+}
+
+class Importer {
+ public:
+  Importer(SqlConnection& conn, const ServiceContext& ctx) : conn_(conn), ctx_(ctx) {}
+
+  Status Run(const json& root, ImportReport& report) {
+    Fields top(root, "$");
+    RETURN_IF_ERROR(top.CheckObject({"users", "host_teams", "challenges"}));
+    ASSIGN_OR_RETURN(const json* users, top.Array("users"));
+    for (std::size_t i = 0; i < users->size(); ++i) {
+      RETURN_IF_ERROR(ImportUser(Fields((*users)[i], Indexed("$.users", i))));
+      ++report.users;
+    }
+    ASSIGN_OR_RETURN(const json* teams, top.Array("host_teams"));
+    for (std::size_t i = 0; i < teams->size(); ++i) {
+      RETURN_IF_ERROR(ImportTeam(Fields((*teams)[i], Indexed("$.host_teams", i))));
+      ++report.host_teams;
+    }
+    ASSIGN_OR_RETURN(const json* challenges, top.Array("challenges"));
+    for (std::size_t i = 0; i < challenges->size(); ++i) {
+      RETURN_IF_ERROR(
+          ImportChallenge(Fields((*challenges)[i], Indexed("$.challenges", i)), report));
+      ++report.challenges;
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status ImportUser(const Fields& f) {
+    RETURN_IF_ERROR(f.CheckObject({"username", "email", "is_admin", "token"}));
+    ASSIGN_OR_RETURN(auto username, f.Str("username", true, true));
+    ASSIGN_OR_RETURN(auto email, f.Str("email", true, true));
+    ASSIGN_OR_RETURN(bool admin, f.Bool("is_admin", false));
+    ASSIGN_OR_RETURN(auto token, f.Str("token", false));
+    if (f.Has("token") && token.size() < 8) {
+      return InvalidArgument(f.Path("token") + ": must be at least 8 characters");
+    }
+    if (username.size() > 150 || username.find_first_of(" \t\r\n/") != std::string::npos) {
+      return InvalidArgument(f.Path("username") + ": '" + username + "' is not a valid username");
+    }
+    if (email.find('@') == std::string::npos) {
+      return InvalidArgument(f.Path("email") + ": '" + email + "' is not an e-mail address");
+    }
+    RETURN_IF_ERROR(Insert(conn_, f.path(), "user '" + username + "'",
+                           "INSERT INTO users (username, email, is_admin, created_at) "
+                           "VALUES (?, ?, ?, ?)",
+                           {username, email, std::int64_t{admin ? 1 : 0}, Now()}));
+    if (!token.empty()) {
+      ASSIGN_OR_RETURN(auto id, UserId(conn_, username));
+      RETURN_IF_ERROR(Insert(conn_, f.Path("token"), "this token",
+                             "INSERT INTO api_tokens (token_hash, user_id, created_at) "
+                             "VALUES (?, ?, ?)",
+                             {Sha256Hex(token), id.value_or(0), Now()}));
+    }
+    return Status::Ok();
+  }
+
+  Status ImportTeam(const Fields& f) {
+    RETURN_IF_ERROR(f.CheckObject({"id", "name", "members"}));
+    ASSIGN_OR_RETURN(auto id, f.Id("id"));
+    ASSIGN_OR_RETURN(auto name, f.Str("name", true, true));
+    RETURN_IF_ERROR(Insert(conn_, f.path(), "host team " + std::to_string(id),
+                           "INSERT INTO host_teams (id, name) VALUES (?, ?)", {id, name}));
+    ASSIGN_OR_RETURN(const json* members, f.Array("members"));
+    for (std::size_t i = 0; i < members->size(); ++i) {
+      Fields m((*members)[i], Indexed(f.Path("members"), i));
+      RETURN_IF_ERROR(m.CheckObject({"username", "status"}));
+      ASSIGN_OR_RETURN(auto username, m.Str("username", true, true));
+      ASSIGN_OR_RETURN(auto status, m.Str("status", true));
+      if (status != "accepted" && status != "pending") {
+        return InvalidArgument(m.Path("status") + ": must be \"accepted\" or \"pending\"");
+      }
+      ASSIGN_OR_RETURN(auto user_id, UserId(conn_, username));
+      if (!user_id) {
+        return InvalidArgument(m.Path("username") + ": unknown user '" + username + "'");
+      }
+      RETURN_IF_ERROR(Insert(conn_, m.path(), "member '" + username + "'",
+                             "INSERT INTO host_team_members (host_team_id, user_id, status) "
+                             "VALUES (?, ?, ?)",
+                             {id, *user_id, status}));
+    }
+    return Status::Ok();
+  }
+
+  Status ImportChallenge(const Fields& f, ImportReport& report) {
+    RETURN_IF_ERROR(f.CheckObject({"id", "title", "description", "host_team", "approved",
+                                   "inform_hosts", "start_date", "consent", "phases"}));
+    ASSIGN_OR_RETURN(auto id, f.Id("id"));
+    ASSIGN_OR_RETURN(auto title, f.Str("title", true, true));
+    ASSIGN_OR_RETURN(auto description, f.Str("description", false));
+    ASSIGN_OR_RETURN(auto team, f.Id("host_team"));
+    ASSIGN_OR_RETURN(bool approved, f.Bool("approved", false));
+    ASSIGN_OR_RETURN(bool inform, f.Bool("inform_hosts", true));
+    ASSIGN_OR_RETURN(auto start, f.Time("start_date", false));
+    ASSIGN_OR_RETURN(auto team_row,
+                     conn_.QueryOne("SELECT id FROM host_teams WHERE id = ?", {team}));
+    if (!team_row) {
+      return InvalidArgument(f.Path("host_team") + ": unknown host team " + std::to_string(team));
+    }
+    RETURN_IF_ERROR(Insert(conn_, f.path(), "challenge " + std::to_string(id),
+                           "INSERT INTO challenges (id, title, description, host_team_id, "
+                           "approved, inform_hosts, start_date, created_at) VALUES "
+                           "(?, ?, ?, ?, ?, ?, ?, ?)",
+                           {id, title, description, team, std::int64_t{approved ? 1 : 0},
+                            std::int64_t{inform ? 1 : 0}, OptTime(start), Now()}));
+    if (f.Has("consent")) {
+      Fields c(f.At("consent"), f.Path("consent"));
+      RETURN_IF_ERROR(c.CheckObject({"by", "at", "notes"}));
+      ASSIGN_OR_RETURN(auto by, c.Str("by", true, true));
+      ASSIGN_OR_RETURN(auto at, c.Time("at", true));
+      ASSIGN_OR_RETURN(auto notes, c.Str("notes", false));
+      ASSIGN_OR_RETURN(auto host,
+                       conn_.QueryOne("SELECT u.id FROM users u JOIN host_team_members m ON "
+                                      "m.user_id = u.id WHERE u.username = ? AND "
+                                      "m.host_team_id = ? AND m.status = 'accepted'",
+                                      {by, team}));
+      if (!host) {
+        return InvalidArgument(c.Path("by") + ": '" + by + "' is not a host of challenge " +
+                               std::to_string(id));
+      }
+      RETURN_IF_ERROR(conn_.Exec(
+          "UPDATE challenges SET retention_policy_consent = 1, retention_policy_consent_date = ?, "
+          "retention_policy_consent_by = ?, retention_policy_notes = ? WHERE id = ?",
+          {ToUnix(*at), host->Int(0), notes, id}));
+      AuditEvent e;
+      e.ledger = "consent";
+      e.challenge_id = id;
+      e.actor = by;
+      e.action = "imported";
+      e.notes = notes;
+      e.at = *at;
+      RETURN_IF_ERROR(AppendAuditEvent(conn_, std::move(e)).status());
+      ++report.consents;
+    }
+    ASSIGN_OR_RETURN(const json* phases, f.Array("phases"));
+    for (std::size_t i = 0; i < phases->size(); ++i) {
+      RETURN_IF_ERROR(ImportPhase(Fields((*phases)[i], Indexed(f.Path("phases"), i)), id, report));
+      ++report.phases;
+    }
+    imported_challenges_.push_back(id);
+    return Status::Ok();
+  }
+
+  Status ImportPhase(const Fields& f, std::int64_t challenge_id, ImportReport& report) {
+    RETURN_IF_ERROR(
+        f.CheckObject({"id", "name", "start_date", "end_date", "is_public", "submissions"}));
+    ASSIGN_OR_RETURN(auto id, f.Id("id"));
+    ASSIGN_OR_RETURN(auto name, f.Str("name", true, true));
+    ASSIGN_OR_RETURN(auto start, f.Time("start_date", false));
+    ASSIGN_OR_RETURN(auto end, f.Time("end_date", false));
+    ASSIGN_OR_RETURN(bool is_public, f.Bool("is_public", false));
+    if (start && end && *end < *start) {
+      return InvalidArgument(f.Path("end_date") + ": is before start_date");
+    }
+    RETURN_IF_ERROR(Insert(
+        conn_, f.path(), "phase " + std::to_string(id),
+        "INSERT INTO phases (id, challenge_id, name, start_date, end_date, "
+        "is_public) VALUES (?, ?, ?, ?, ?, ?)",
+        {id, challenge_id, name, OptTime(start), OptTime(end), std::int64_t{is_public ? 1 : 0}}));
+    ASSIGN_OR_RETURN(const json* subs, f.Array("submissions"));
+    for (std::size_t i = 0; i < subs->size(); ++i) {
+      Fields s((*subs)[i], Indexed(f.Path("submissions"), i));
+      RETURN_IF_ERROR(s.CheckObject({"id", "participant", "submitted_at", "status", "artifacts"}));
+      ASSIGN_OR_RETURN(auto sid, s.Id("id"));
+      ASSIGN_OR_RETURN(auto participant, s.Str("participant", true, true));
+      ASSIGN_OR_RETURN(auto submitted, s.Time("submitted_at", true));
+      ASSIGN_OR_RETURN(auto status, s.Str("status", false));
+      RETURN_IF_ERROR(Insert(conn_, s.path(), "submission " + std::to_string(sid),
+                             "INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                             "submitted_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+                             {sid, id, challenge_id, participant, ToUnix(*submitted),
+                              status.empty() ? std::string("finished") : status}));
+      ++report.submissions;
+      ASSIGN_OR_RETURN(const json* arts, s.Array("artifacts"));
+      for (std::size_t k = 0; k < arts->size(); ++k) {
+        Fields a((*arts)[k], Indexed(s.Path("artifacts"), k));
+        RETURN_IF_ERROR(a.CheckObject({"kind", "key", "size"}));
+        ASSIGN_OR_RETURN(auto kind, a.Str("kind", true));
+        if (!ArtifactKinds().contains(kind)) {
+          return InvalidArgument(a.Path("kind") + ": unknown artifact kind '" + kind + "'");
+        }
+        ASSIGN_OR_RETURN(auto key, a.Str("key", true));
+        if (auto st = ValidateArtifactKey(key); !st.ok()) return st.WithContext(a.Path("key"));
+        if (!a.Has("size") || !a.At("size").is_number_integer() ||
+            a.At("size").get<std::int64_t>() < 0) {
+          return InvalidArgument(a.Path("size") + ": must be a non-negative integer");
+        }
+        RETURN_IF_ERROR(Insert(conn_, a.path(), "artifact key '" + key + "'",
+                               "INSERT INTO artifacts (submission_id, kind, storage_key, "
+                               "size_bytes) VALUES (?, ?, ?, ?)",
+                               {sid, kind, key, a.At("size").get<std::int64_t>()}));
+        ++report.artifacts;
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::int64_t Now() const { return ToUnix(ctx_.clock->Now()); }
+
+ public:
+  std::vector<std::int64_t> imported_challenges_;
+
+ private:
+  SqlConnection& conn_;
+  const ServiceContext& ctx_;
+};
+
+// Line and column (1-based) of a byte offset.
+std::string Position(const std::string& text, std::size_t offset) {
+  std::size_t line = 1;
+  std::size_t col = 1;
+  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      col = 1;
+    } else {
+      ++col;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(col);
+}
+
+}  // namespace
+
+Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& json_text) {
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    // e.byte is the 1-based offset just past the offending character.
+    const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    std::string what = e.what();
+    if (auto p = what.find("; last read"); p != std::string::npos) what = what.substr(p + 2);
+    return InvalidArgument("malformed import file at " + Position(json_text, at) + ": " + what);
+  }
+  ImportReport report;
+  std::vector<std::int64_t> challenges;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    Importer importer(*conn, ctx);
+    RETURN_IF_ERROR(importer.Run(root, report));
+    for (auto id : importer.imported_challenges_) {
+      RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, id).status());
+    }
+    AuditEvent e;
+    e.ledger = "admin";
+    e.actor = "cli";
+    e.action = "imported";
+    e.notes = std::to_string(report.challenges) + " challenges, " +
+              std::to_string(report.submissions) + " submissions";
+    e.at = ctx.clock->Now();
+    RETURN_IF_ERROR(AppendAuditEvent(*conn, std::move(e)).status());
+    RETURN_IF_ERROR(tx.Commit());
+    challenges = importer.imported_challenges_;
+  }
+  for (auto id : challenges) {
+    if (ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(id);
+  }
+  return report;
+}
+
+}  // namespace retention

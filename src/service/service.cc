@@ -1,0 +1,382 @@
+#include "service/service.h"
+
+#include <regex>
+
+#include "core/crypto.h"
+#include "domain/retention_rules.h"
+#include "service/audit_log.h"
+
+namespace retention {
+
+const char* RoleName(Role role) {
+  switch (role) {
+    case Role::kAnonymous:
+      return "anonymous";
+    case Role::kParticipant:
+      return "participant";
+    case Role::kPending:
+      return "pending";
+    case Role::kHost:
+      return "host";
+    case Role::kAdmin:
+      return "admin";
+  }
+  return "anonymous";
+}
+
+namespace {
+
+constexpr const char* kUserColumns = "id, username, email, is_admin";
+
+User UserFromRow(const SqlRow& r) { return User{r.Int(0), r.Text(1), r.Text(2), r.Bool(3)}; }
+
+Status ValidateUsername(const std::string& username) {
+  static const std::regex kPattern("[A-Za-z0-9_.@+-]{1,150}");
+  if (!std::regex_match(username, kPattern)) {
+    return InvalidArgument("username '" + username +
+                           "' must be 1-150 letters, digits or _.@+- characters");
+  }
+  return Status::Ok();
+}
+
+Status ValidateEmail(const std::string& email) {
+  const auto at = email.find('@');
+  if (at == std::string::npos || at == 0 || at + 1 >= email.size() || email.size() > 254 ||
+      email.find_first_of(" \t\r\n<>") != std::string::npos) {
+    return InvalidArgument("email '" + email + "' is not an e-mail address");
+  }
+  return Status::Ok();
+}
+
+struct ChallengeRow {
+  std::int64_t id = 0;
+  std::string title;
+  std::int64_t host_team_id = 0;
+  bool consent = false;
+  std::optional<std::int64_t> consent_date;
+  std::optional<std::int64_t> consent_by;
+  std::string notes;
+};
+
+Result<ChallengeRow> LoadChallenge(SqlConnection& conn, std::int64_t id) {
+  ASSIGN_OR_RETURN(auto row,
+                   conn.QueryOne("SELECT id, title, host_team_id, retention_policy_consent, "
+                                 "retention_policy_consent_date, retention_policy_consent_by, "
+                                 "retention_policy_notes FROM challenges WHERE id = ?",
+                                 {id}));
+  if (!row) return NotFound("challenge " + std::to_string(id) + " does not exist");
+  return ChallengeRow{row->Int(0),    row->Text(1),   row->Int(2), row->Bool(3),
+                      row->OptInt(4), row->OptInt(5), row->Text(6)};
+}
+
+Result<bool> IsHost(SqlConnection& conn, std::int64_t user_id, std::int64_t host_team_id) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT status FROM host_team_members WHERE "
+                                           "host_team_id = ? AND user_id = ?",
+                                           {host_team_id, user_id}));
+  return row && row->Text(0) == "accepted";
+}
+
+Result<std::string> UsernameOf(SqlConnection& conn, std::optional<std::int64_t> user_id) {
+  if (!user_id) return std::string();
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT username FROM users WHERE id = ?", {*user_id}));
+  return row ? row->Text(0) : std::string();
+}
+
+Result<ConsentResult> ResultFor(SqlConnection& conn, std::int64_t challenge_id, bool changed) {
+  ASSIGN_OR_RETURN(auto c, LoadChallenge(conn, challenge_id));
+  ConsentResult r;
+  r.changed = changed;
+  r.has_consent = c.consent;
+  if (c.consent_date) r.consent_date = FromUnix(*c.consent_date);
+  ASSIGN_OR_RETURN(r.consent_by, UsernameOf(conn, c.consent_by));
+  r.notes = c.notes;
+  r.challenge_id = c.id;
+  r.challenge_title = c.title;
+  return r;
+}
+
+// Looks up the challenge and the user and checks the user is a host. Errors name both.
+Result<std::pair<ChallengeRow, User>> CheckHost(SqlConnection& conn, std::int64_t challenge_id,
+                                                const std::string& username) {
+  ASSIGN_OR_RETURN(auto challenge, LoadChallenge(conn, challenge_id));
+  ASSIGN_OR_RETURN(auto user, FindUser(conn, username));
+  ASSIGN_OR_RETURN(bool host, IsHost(conn, user.id, challenge.host_team_id));
+  if (!host) {
+    return PermissionDenied("'" + username + "' is not a host of challenge " +
+                            std::to_string(challenge_id) +
+                            " (only accepted members of its host team may give or withdraw "
+                            "consent)");
+  }
+  return std::make_pair(std::move(challenge), std::move(user));
+}
+
+void NotifyPolicyInput(const ServiceContext& ctx, std::int64_t challenge_id) {
+  if (ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(challenge_id);
+}
+
+Status AppendEvent(SqlConnection& conn, const char* ledger, std::optional<std::int64_t> challenge,
+                   std::optional<std::int64_t> submission, const std::string& actor,
+                   const std::string& action, const std::string& notes, TimePoint at) {
+  AuditEvent e;
+  e.ledger = ledger;
+  e.challenge_id = challenge;
+  e.submission_id = submission;
+  e.actor = actor;
+  e.action = action;
+  e.notes = notes;
+  e.at = at;
+  return AppendAuditEvent(conn, std::move(e)).status();
+}
+
+}  // namespace
+
+Result<User> FindUser(SqlConnection& conn, const std::string& username) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT ") + kUserColumns +
+                                               " FROM users WHERE username = ?",
+                                           {username}));
+  if (!row) return NotFound("user '" + username + "' does not exist");
+  return UserFromRow(*row);
+}
+
+Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
+                     const std::string& email, bool is_admin) {
+  RETURN_IF_ERROR(ValidateUsername(username));
+  RETURN_IF_ERROR(ValidateEmail(email));
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  auto inserted =
+      conn->Exec("INSERT INTO users (username, email, is_admin, created_at) VALUES (?, ?, ?, ?)",
+                 {username, email, std::int64_t{is_admin ? 1 : 0}, ToUnix(ctx.clock->Now())});
+  if (!inserted.ok()) {
+    if (inserted.status().code() == StatusCode::kAlreadyExists) {
+      return AlreadyExists("user '" + username + "' already exists");
+    }
+    return inserted.status();
+  }
+  ASSIGN_OR_RETURN(auto user, FindUser(*conn, username));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", std::nullopt, std::nullopt, "cli", "user_added",
+                              username + (is_admin ? " (admin)" : ""), ctx.clock->Now()));
+  RETURN_IF_ERROR(tx.Commit());
+  return user;
+}
+
+Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username) {
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  ASSIGN_OR_RETURN(auto user, FindUser(*conn, username));
+  std::string token = RandomToken();
+  RETURN_IF_ERROR(
+      conn->Exec("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
+                 {Sha256Hex(token), user.id, ToUnix(ctx.clock->Now())}));
+  RETURN_IF_ERROR(tx.Commit());
+  return token;
+}
+
+Result<User> Authenticate(const ServiceContext& ctx, const std::string& token) {
+  if (token.empty() || token.size() > 512) return Unauthenticated("invalid token");
+  const std::string digest = Sha256Hex(token);
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT t.token_hash, u.id, u.username, u.email, "
+                                            "u.is_admin FROM api_tokens t JOIN users u ON "
+                                            "u.id = t.user_id WHERE t.token_hash = ?",
+                                            {digest}));
+  // The indexed lookup finds the row; the digest is then compared in constant time.
+  if (!row || !ConstantTimeEquals(row->Text(0), digest)) return Unauthenticated("invalid token");
+  return User{row->Int(1), row->Text(2), row->Text(3), row->Bool(4)};
+}
+
+Result<Role> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id) {
+  ASSIGN_OR_RETURN(auto row,
+                   conn.QueryOne("SELECT m.status FROM challenges c LEFT JOIN host_team_members "
+                                 "m ON m.host_team_id = c.host_team_id AND m.user_id = ? "
+                                 "WHERE c.id = ?",
+                                 {user.id, challenge_id}));
+  if (!row) return NotFound("Challenge does not exist");
+  if (user.is_admin) return Role::kAdmin;
+  if (row->IsNull(0)) return Role::kParticipant;
+  return row->Text(0) == "accepted" ? Role::kHost : Role::kPending;
+}
+
+Result<ConsentResult> GrantConsent(const ServiceContext& ctx, std::int64_t challenge_id,
+                                   const std::string& username,
+                                   const std::optional<std::string>& notes) {
+  if (notes && notes->size() > 10000) return InvalidArgument("notes are longer than 10000 bytes");
+  const TimePoint now = ctx.clock->Now();
+  ConsentResult result;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    ASSIGN_OR_RETURN(auto checked, CheckHost(*conn, challenge_id, username));
+    auto& [challenge, user] = checked;
+    bool changed = false;
+    if (!challenge.consent) {
+      RETURN_IF_ERROR(conn->Exec(
+          "UPDATE challenges SET retention_policy_consent = 1, retention_policy_consent_date = ?, "
+          "retention_policy_consent_by = ?, retention_policy_notes = ? WHERE id = ?",
+          {ToUnix(now), user.id, notes.value_or(challenge.notes), challenge_id}));
+      RETURN_IF_ERROR(AppendEvent(*conn, "consent", challenge_id, std::nullopt, username, "granted",
+                                  notes.value_or(""), now));
+      changed = true;
+    } else if (notes && *notes != challenge.notes) {
+      RETURN_IF_ERROR(conn->Exec("UPDATE challenges SET retention_policy_notes = ? WHERE id = ?",
+                                 {*notes, challenge_id}));
+      RETURN_IF_ERROR(AppendEvent(*conn, "consent", challenge_id, std::nullopt, username,
+                                  "notes_changed", *notes, now));
+    }
+    std::int64_t recomputed = 0;
+    if (changed) {
+      ASSIGN_OR_RETURN(recomputed, RecomputeEligibleDates(*conn, ctx.settings, challenge_id));
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    ASSIGN_OR_RETURN(result, ResultFor(*conn, challenge_id, changed));
+    result.eligible_dates_changed = recomputed;
+  }
+  if (result.changed) NotifyPolicyInput(ctx, challenge_id);
+  return result;
+}
+
+Result<ConsentResult> WithdrawConsent(const ServiceContext& ctx, std::int64_t challenge_id,
+                                      const std::string& username,
+                                      const std::optional<std::string>& notes) {
+  if (notes && notes->size() > 10000) return InvalidArgument("notes are longer than 10000 bytes");
+  const TimePoint now = ctx.clock->Now();
+  ConsentResult result;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    ASSIGN_OR_RETURN(auto checked, CheckHost(*conn, challenge_id, username));
+    auto& challenge = checked.first;
+    std::int64_t recomputed = 0;
+    std::int64_t cancelled = 0;
+    if (challenge.consent) {
+      RETURN_IF_ERROR(conn->Exec(
+          "UPDATE challenges SET retention_policy_consent = 0, retention_policy_consent_date = "
+          "NULL, retention_policy_consent_by = NULL, retention_policy_notes = ? WHERE id = ?",
+          {notes.value_or(challenge.notes), challenge_id}));
+      RETURN_IF_ERROR(AppendEvent(*conn, "consent", challenge_id, std::nullopt, username,
+                                  "withdrawn", notes.value_or(""), now));
+      ASSIGN_OR_RETURN(recomputed, RecomputeEligibleDates(*conn, ctx.settings, challenge_id));
+      // Pending notices are cancelled, and a later consent starts the notice period afresh.
+      ASSIGN_OR_RETURN(cancelled,
+                       conn->Exec("UPDATE mail_outbox SET state = 'cancelled', last_error = "
+                                  "'consent withdrawn' WHERE challenge_id = ? AND state = 'queued'",
+                                  {challenge_id}));
+      RETURN_IF_ERROR(
+          conn->Exec("UPDATE submissions SET notice_sent_at = NULL WHERE "
+                     "challenge_id = ? AND is_artifact_deleted = 0",
+                     {challenge_id}));
+    }
+    RETURN_IF_ERROR(tx.Commit());
+    ASSIGN_OR_RETURN(result, ResultFor(*conn, challenge_id, challenge.consent));
+    result.eligible_dates_changed = recomputed;
+    result.notices_cancelled = cancelled;
+  }
+  if (result.changed) NotifyPolicyInput(ctx, challenge_id);
+  return result;
+}
+
+Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::optional<int> days,
+                   const std::string& reason, const std::string& actor) {
+  if (days && (*days < kMinRetentionDays || *days > kMaxRetentionDays)) {
+    return InvalidArgument("retention days " + std::to_string(*days) + " is out of range 1-3653");
+  }
+  if (reason.empty()) return InvalidArgument("a reason is required for a retention override");
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    RETURN_IF_ERROR(LoadChallenge(*conn, challenge_id).status());
+    RETURN_IF_ERROR(
+        conn->Exec("UPDATE challenges SET log_retention_days_override = ?, "
+                   "log_retention_override_reason = ? WHERE id = ?",
+                   {days ? SqlValue(std::int64_t{*days}) : SqlNull(),
+                    days ? SqlValue(reason) : SqlNull(), challenge_id}));
+    RETURN_IF_ERROR(AppendEvent(*conn, "admin", challenge_id, std::nullopt, actor,
+                                days ? "override_set" : "override_cleared",
+                                (days ? std::to_string(*days) + " days: " : std::string()) + reason,
+                                ctx.clock->Now()));
+    RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, challenge_id).status());
+    RETURN_IF_ERROR(tx.Commit());
+  }
+  NotifyPolicyInput(ctx, challenge_id);
+  return Status::Ok();
+}
+
+Status SetChallengeHold(const ServiceContext& ctx, std::int64_t challenge_id, bool hold,
+                        const std::string& reason, const std::string& actor) {
+  if (hold && reason.empty()) return InvalidArgument("a reason is required for a legal hold");
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  RETURN_IF_ERROR(LoadChallenge(*conn, challenge_id).status());
+  RETURN_IF_ERROR(
+      conn->Exec("UPDATE challenges SET legal_hold = ?, legal_hold_reason = ? WHERE id = ?",
+                 {std::int64_t{hold ? 1 : 0}, hold ? SqlValue(reason) : SqlNull(), challenge_id}));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", challenge_id, std::nullopt, actor,
+                              hold ? "hold_set" : "hold_released", reason, ctx.clock->Now()));
+  return tx.Commit();
+}
+
+Status SetSubmissionHold(const ServiceContext& ctx, std::int64_t submission_id, bool hold,
+                         const std::string& reason, const std::string& actor) {
+  if (hold && reason.empty()) return InvalidArgument("a reason is required for a legal hold");
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT challenge_id FROM submissions WHERE id = ?",
+                                            {submission_id}));
+  if (!row) return NotFound("submission " + std::to_string(submission_id) + " does not exist");
+  RETURN_IF_ERROR(
+      conn->Exec("UPDATE submissions SET legal_hold = ?, legal_hold_reason = ? WHERE id = ?",
+                 {std::int64_t{hold ? 1 : 0}, hold ? SqlValue(reason) : SqlNull(), submission_id}));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", row->Int(0), submission_id, actor,
+                              hold ? "submission_hold_set" : "submission_hold_released", reason,
+                              ctx.clock->Now()));
+  return tx.Commit();
+}
+
+Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id,
+                         const std::string& actor, const std::string& action,
+                         const std::string& notes) {
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", challenge_id, std::nullopt, actor, action, notes,
+                              ctx.clock->Now()));
+  return tx.Commit();
+}
+
+Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
+                                            std::optional<std::int64_t> challenge_id) {
+  // R2 in one set-based statement; it mirrors EligibleDate() in domain/retention_rules.h (a
+  // service test checks that they agree). Deleted submissions keep their history.
+  static constexpr const char* kSql = R"sql(
+UPDATE submissions SET
+  retention_eligible_date = x.eligible,
+  retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
+    ELSE x.days || ' days after the end of phase ' || x.phase_id END
+FROM (
+  SELECT p.id AS phase_id,
+         COALESCE(c.log_retention_days_override, ?) AS days,
+         CASE WHEN c.retention_policy_consent = 1 AND p.end_date IS NOT NULL AND p.is_public = 0
+              THEN p.end_date + 86400 * COALESCE(c.log_retention_days_override, ?)
+              ELSE NULL END AS eligible
+  FROM phases p JOIN challenges c ON c.id = p.challenge_id
+  WHERE (? IS NULL OR c.id = ?)
+) AS x
+WHERE submissions.phase_id = x.phase_id
+  AND submissions.is_artifact_deleted = 0
+  AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible
+)sql";
+  const SqlValue id = SqlOpt(challenge_id);
+  return conn.Exec(
+      kSql, {std::int64_t{settings.default_days}, std::int64_t{settings.default_days}, id, id});
+}
+
+Result<std::int64_t> UpdateDates(const ServiceContext& ctx,
+                                 std::optional<std::int64_t> challenge_id) {
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  if (challenge_id) RETURN_IF_ERROR(LoadChallenge(*conn, *challenge_id).status());
+  ASSIGN_OR_RETURN(auto changed, RecomputeEligibleDates(*conn, ctx.settings, challenge_id));
+  RETURN_IF_ERROR(tx.Commit());
+  return changed;
+}
+
+}  // namespace retention

@@ -1,0 +1,118 @@
+// The service functions: every rule-bearing operation of retention, shared by the CLI and the
+// HTTP API (which only parse input, call these, and print results). They take the ports through
+// ServiceContext; only app/ knows which adapters are behind them.
+//
+// Thread-safety: a Service may be used from several threads; each call holds the Database lease
+// only while it runs SQL (the sweep also while it deletes one batch, so that R5 is checked at the
+// moment of deletion under the write lock).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artifacts/artifact_store.h"
+#include "core/status.h"
+#include "core/time.h"
+#include "store/sql.h"
+
+namespace retention {
+
+struct RetentionSettings {
+  int default_days = 30;
+  int notice_days = 14;
+  std::string environment = "production";
+};
+
+struct ServiceContext {
+  Database* db = nullptr;
+  ArtifactStore* artifacts = nullptr;
+  const Clock* clock = nullptr;
+  RetentionSettings settings;
+  // Called (after commit) when an input of a challenge's log retention policy changed (R8
+  // triggers). May be empty.
+  std::function<void(std::int64_t challenge_id)> on_log_policy_input_changed;
+};
+
+struct User {
+  std::int64_t id = 0;
+  std::string username;
+  std::string email;
+  bool is_admin = false;
+};
+
+enum class Role { kAnonymous, kParticipant, kPending, kHost, kAdmin };
+const char* RoleName(Role role);
+
+// ---- users and tokens ----
+Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
+                     const std::string& email, bool is_admin);
+Result<User> FindUser(SqlConnection& conn, const std::string& username);
+// Creates a token for the user and returns it in clear text (only its SHA-256 is stored).
+Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username);
+// The user owning the token; Unauthenticated when none.
+Result<User> Authenticate(const ServiceContext& ctx, const std::string& token);
+// The user's role for a challenge (admin beats host). NotFound when the challenge does not exist.
+Result<Role> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id);
+
+// ---- import (DESIGN.md section 7) ----
+struct ImportReport {
+  int users = 0, host_teams = 0, challenges = 0, phases = 0, submissions = 0, artifacts = 0;
+  int consents = 0;
+};
+// Imports a whole file in one transaction: all or nothing. InvalidArgument with line and column
+// for malformed JSON, with the JSON path for invalid values, reused ids or unknown references.
+Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& json_text);
+
+// ---- consent (R7) ----
+struct ConsentResult {
+  bool changed = false;  // false when the request repeated the current state
+  bool has_consent = false;
+  std::optional<TimePoint> consent_date;
+  std::string consent_by;
+  std::string notes;
+  std::int64_t challenge_id = 0;
+  std::string challenge_title;
+  std::int64_t eligible_dates_changed = 0;
+  std::int64_t notices_cancelled = 0;
+};
+// Grants consent as `username` (must be a host: accepted member of the challenge's host team;
+// PermissionDenied otherwise, NotFound for an unknown challenge or user). Granting again keeps
+// the original consent date; new notes are recorded as a notes change.
+Result<ConsentResult> GrantConsent(const ServiceContext& ctx, std::int64_t challenge_id,
+                                   const std::string& username,
+                                   const std::optional<std::string>& notes);
+// Withdraws consent (hosts only): eligible dates cleared, queued notices cancelled, notice times
+// reset, log retention back to never-expire via the trigger. Withdrawing when there is no consent
+// is ok and changes nothing.
+Result<ConsentResult> WithdrawConsent(const ServiceContext& ctx, std::int64_t challenge_id,
+                                      const std::string& username,
+                                      const std::optional<std::string>& notes);
+
+// ---- admin actions (audited) ----
+// Sets (days) or clears (nullopt) the challenge's retention override (R1) and recomputes.
+// InvalidArgument for days outside 1..3653 or an empty reason.
+Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::optional<int> days,
+                   const std::string& reason, const std::string& actor);
+Status SetChallengeHold(const ServiceContext& ctx, std::int64_t challenge_id, bool hold,
+                        const std::string& reason, const std::string& actor);
+Status SetSubmissionHold(const ServiceContext& ctx, std::int64_t submission_id, bool hold,
+                         const std::string& reason, const std::string& actor);
+// Appends an admin event (e.g. a manual job run) to the audit chain.
+Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id,
+                         const std::string& actor, const std::string& action,
+                         const std::string& notes);
+
+// ---- recompute (R3) ----
+// Recomputes eligible dates of not-yet-deleted submissions with one set-based UPDATE (for one
+// challenge or all); returns how many changed. Runs inside the caller's transaction.
+Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
+                                            std::optional<std::int64_t> challenge_id);
+// Same in its own write transaction.
+Result<std::int64_t> UpdateDates(const ServiceContext& ctx,
+                                 std::optional<std::int64_t> challenge_id);
+
+}  // namespace retention

@@ -1,0 +1,390 @@
+#include "service/views.h"
+
+#include "domain/log_policy.h"
+#include "domain/retention_rules.h"
+
+namespace retention {
+namespace {
+
+using nlohmann::json;
+
+// The R4 deletion date estimate in portable SQL (CASE instead of MAX/GREATEST).
+constexpr const char* kDeletableAt =
+    "CASE WHEN ? = 0 THEN s.retention_eligible_date "
+    "WHEN s.notice_sent_at IS NOT NULL THEN CASE WHEN s.retention_eligible_date > "
+    "s.notice_sent_at + ? THEN s.retention_eligible_date ELSE s.notice_sent_at + ? END "
+    "ELSE CASE WHEN s.retention_eligible_date > ? THEN s.retention_eligible_date ELSE ? END END";
+
+SqlParams DeletableParams(const ServiceContext& ctx, TimePoint now) {
+  const std::int64_t nd = ctx.settings.notice_days;
+  const std::int64_t gap = nd * kSecondsPerDay;
+  const std::int64_t earliest = ToUnix(now) + gap;
+  return {nd, gap, gap, earliest, earliest};
+}
+
+std::optional<TimePoint> OptTime(const SqlRow& r, std::size_t i) {
+  if (auto v = r.OptInt(i)) return FromUnix(*v);
+  return std::nullopt;
+}
+
+json OptDays(std::optional<int> d) { return d ? json(*d) : json(); }
+
+struct LogState {
+  std::string group;
+  std::optional<int> desired;
+  std::string explanation;
+  std::optional<int> applied;
+  bool applied_known = false;
+  std::string state;
+  std::string last_error;
+};
+
+Result<LogState> LogRetentionOf(SqlConnection& conn, const ServiceContext& ctx,
+                                std::int64_t challenge_id) {
+  ASSIGN_OR_RETURN(
+      auto c, conn.QueryOne("SELECT c.retention_policy_consent, c.log_retention_days_override, "
+                            "c.start_date, (SELECT MAX(end_date) FROM phases WHERE "
+                            "challenge_id = c.id) FROM challenges c WHERE c.id = ?",
+                            {challenge_id}));
+  LogState s;
+  s.group = LogGroupName(challenge_id, ctx.settings.environment);
+  if (!c) return s;
+  const int days = c->IsNull(1) ? ctx.settings.default_days : static_cast<int>(c->Int(1));
+  const auto desired =
+      DesiredLogRetention(c->Bool(0), OptTime(*c, 3), OptTime(*c, 2), days, ctx.clock->Now());
+  s.desired = desired.days;
+  s.explanation = desired.explanation;
+  ASSIGN_OR_RETURN(auto st, conn.QueryOne("SELECT applied_days, applied_known, state, last_error "
+                                          "FROM log_retention_state WHERE challenge_id = ?",
+                                          {challenge_id}));
+  if (st) {
+    if (auto a = st->OptInt(0)) s.applied = static_cast<int>(*a);
+    s.applied_known = st->Bool(1);
+    s.state = st->Text(2);
+    s.last_error = st->Text(3);
+  } else {
+    s.state = "not_applied";
+  }
+  return s;
+}
+
+json LogStateJson(const LogState& s) {
+  return json{{"log_group", s.group},
+              {"desired_days", OptDays(s.desired)},
+              {"desired_explanation", s.explanation},
+              {"applied_days", OptDays(s.applied)},
+              {"applied_known", s.applied_known},
+              {"state", s.state},
+              {"last_error", s.last_error.empty() ? json() : json(s.last_error)}};
+}
+
+struct Counts {
+  std::int64_t total = 0, with_eligible = 0, eligible_now = 0, deleted = 0, on_hold = 0;
+  std::int64_t bytes_stored = 0;
+};
+
+Result<Counts> CountsFor(SqlConnection& conn, TimePoint now,
+                         std::optional<std::int64_t> challenge) {
+  const SqlValue cid = SqlOpt(challenge);
+  ASSIGN_OR_RETURN(auto r,
+                   conn.QueryOne("SELECT COUNT(*), "
+                                 "SUM(CASE WHEN s.retention_eligible_date IS NOT NULL AND "
+                                 "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
+                                 "SUM(CASE WHEN s.retention_eligible_date <= ? AND "
+                                 "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
+                                 "SUM(s.is_artifact_deleted), "
+                                 "SUM(CASE WHEN (s.legal_hold = 1 OR c.legal_hold = 1) AND "
+                                 "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END) "
+                                 "FROM submissions s JOIN challenges c ON c.id = s.challenge_id "
+                                 "WHERE (? IS NULL OR s.challenge_id = ?)",
+                                 {ToUnix(now), cid, cid}));
+  Counts c{r->Int(0), r->Int(1), r->Int(2), r->Int(3), r->Int(4), 0};
+  ASSIGN_OR_RETURN(auto b,
+                   conn.QueryOne("SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a "
+                                 "JOIN submissions s ON s.id = a.submission_id WHERE "
+                                 "a.state <> 'deleted' AND (? IS NULL OR s.challenge_id = ?)",
+                                 {cid, cid}));
+  c.bytes_stored = b->Int(0);
+  return c;
+}
+
+json CountsJson(const Counts& c) {
+  return json{{"total", c.total},
+              {"with_eligible_date", c.with_eligible},
+              {"eligible_now", c.eligible_now},
+              {"deleted", c.deleted},
+              {"on_hold", c.on_hold},
+              {"bytes_stored", c.bytes_stored}};
+}
+
+Result<json> PhasesJson(SqlConnection& conn, std::int64_t challenge_id) {
+  ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id, name, start_date, end_date, is_public FROM "
+                                         "phases WHERE challenge_id = ? ORDER BY id",
+                                         {challenge_id}));
+  json phases = json::array();
+  for (const auto& r : rows) {
+    phases.push_back({{"id", r.Int(0)},
+                      {"name", r.Text(1)},
+                      {"start_date", JsonTime(OptTime(r, 2))},
+                      {"end_date", JsonTime(OptTime(r, 3))},
+                      {"is_public", r.Bool(4)}});
+  }
+  return phases;
+}
+
+Result<json> ChallengeStatus(SqlConnection& conn, const ServiceContext& ctx, const SqlRow& c) {
+  const std::int64_t id = c.Int(0);
+  const TimePoint now = ctx.clock->Now();
+  json j;
+  j["challenge_id"] = id;
+  j["title"] = c.Text(1);
+  j["has_consent"] = c.Bool(2);
+  j["consent_date"] = JsonTime(OptTime(c, 3));
+  j["consent_by"] = c.IsNull(4) ? json() : json(c.Text(4));
+  j["notes"] = c.Text(5);
+  j["log_retention_days_override"] = c.IsNull(6) ? json() : json(c.Int(6));
+  j["retention_days"] = c.IsNull(6) ? ctx.settings.default_days : c.Int(6);
+  j["legal_hold"] = c.Bool(7);
+  j["legal_hold_reason"] = c.IsNull(8) ? json() : json(c.Text(8));
+  j["approved"] = c.Bool(9);
+  j["inform_hosts"] = c.Bool(10);
+  ASSIGN_OR_RETURN(j["phases"], PhasesJson(conn, id));
+  ASSIGN_OR_RETURN(auto counts, CountsFor(conn, now, id));
+  j["submissions"] = CountsJson(counts);
+  ASSIGN_OR_RETURN(auto next, NextDeletionDate(conn, ctx, id));
+  j["next_deletion_date"] = JsonTime(next);
+  ASSIGN_OR_RETURN(auto log, LogRetentionOf(conn, ctx, id));
+  j["log_retention"] = LogStateJson(log);
+  return j;
+}
+
+constexpr const char* kChallengeSql =
+    "SELECT c.id, c.title, c.retention_policy_consent, c.retention_policy_consent_date, "
+    "u.username, c.retention_policy_notes, c.log_retention_days_override, c.legal_hold, "
+    "c.legal_hold_reason, c.approved, c.inform_hosts, c.log_retention_override_reason "
+    "FROM challenges c LEFT JOIN users u ON u.id = c.retention_policy_consent_by ";
+
+}  // namespace
+
+json JsonTime(const std::optional<TimePoint>& t) { return t ? json(FormatTime(*t)) : json(); }
+
+Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const ServiceContext& ctx,
+                                                  std::int64_t challenge_id) {
+  SqlParams params = DeletableParams(ctx, ctx.clock->Now());
+  params.emplace_back(challenge_id);
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT MIN(") + kDeletableAt +
+                                               ") FROM submissions s JOIN challenges c ON c.id = "
+                                               "s.challenge_id WHERE s.challenge_id = ? AND "
+                                               "s.is_artifact_deleted = 0 AND "
+                                               "s.retention_eligible_date IS NOT NULL AND "
+                                               "s.legal_hold = 0 AND c.legal_hold = 0",
+                                           params));
+  if (!row || row->IsNull(0)) return std::optional<TimePoint>();
+  return std::optional<TimePoint>(FromUnix(row->Int(0)));
+}
+
+Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id) {
+  auto conn = ctx.db->Lock();
+  json out;
+  const TimePoint now = ctx.clock->Now();
+  out["as_of"] = FormatTime(now);
+  if (!challenge_id) {
+    ASSIGN_OR_RETURN(auto cc, conn->QueryOne("SELECT COUNT(*), COALESCE(SUM("
+                                             "retention_policy_consent), 0) FROM challenges"));
+    ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, now, std::nullopt));
+    out["overall"] = {{"challenges", cc->Int(0)},
+                      {"challenges_with_consent", cc->Int(1)},
+                      {"submissions", CountsJson(counts)},
+                      {"retention_days_default", ctx.settings.default_days},
+                      {"notice_days", ctx.settings.notice_days}};
+  }
+  std::string sql = kChallengeSql;
+  SqlParams params;
+  if (challenge_id) {
+    sql += "WHERE c.id = ? ";
+    params.emplace_back(*challenge_id);
+  }
+  sql += "ORDER BY c.id";
+  ASSIGN_OR_RETURN(auto rows, conn->Query(sql, params));
+  if (challenge_id && rows.empty()) {
+    return NotFound("challenge " + std::to_string(*challenge_id) + " does not exist");
+  }
+  out["challenges"] = json::array();
+  for (const auto& r : rows) {
+    ASSIGN_OR_RETURN(auto one, ChallengeStatus(*conn, ctx, r));
+    out["challenges"].push_back(std::move(one));
+  }
+  return out;
+}
+
+Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id,
+                               const User& user, Role role) {
+  (void)user;
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto rows,
+                   conn->Query(std::string(kChallengeSql) + "WHERE c.id = ?", {challenge_id}));
+  if (rows.empty()) return NotFound("Challenge does not exist");
+  const SqlRow& c = rows.front();
+  const bool privileged = role == Role::kHost || role == Role::kAdmin;
+  const bool consent = c.Bool(2);
+  json j;
+  j["challenge_id"] = challenge_id;
+  j["challenge_title"] = c.Text(1);
+  json policy = {{"has_consent", consent}};
+  if (privileged) {
+    policy["consent_date"] = JsonTime(OptTime(c, 3));
+    policy["consent_by"] = c.IsNull(4) ? json() : json(c.Text(4));
+    policy["notes"] = c.Text(5);
+  }
+  j["retention_policy"] = policy;
+  j["user_permissions"] = {{"is_host", role == Role::kHost},
+                           {"is_admin", role == Role::kAdmin},
+                           {"role", RoleName(role)},
+                           {"can_provide_consent", role == Role::kHost && !consent},
+                           {"can_withdraw_consent", role == Role::kHost && consent}};
+  const std::int64_t days = c.IsNull(6) ? ctx.settings.default_days : c.Int(6);
+  j["current_policies"] = {
+      {"retention_days", days},
+      {"default_days", ctx.settings.default_days},
+      {"log_retention_days_override", c.IsNull(6) ? json() : json(c.Int(6))},
+      {"override_reason", privileged && !c.IsNull(11) ? json(c.Text(11)) : json()},
+      {"legal_hold", c.Bool(7)},
+      {"legal_hold_reason", privileged && !c.IsNull(8) ? json(c.Text(8)) : json()},
+      {"notice_days", ctx.settings.notice_days}};
+  ASSIGN_OR_RETURN(auto latest, conn->QueryOne("SELECT MAX(end_date) FROM phases WHERE "
+                                               "challenge_id = ?",
+                                               {challenge_id}));
+  ASSIGN_OR_RETURN(auto log, LogRetentionOf(*conn, ctx, challenge_id));
+  j["calculated_retention"] = {{"retention_days", days},
+                               {"latest_phase_end", JsonTime(OptTime(*latest, 0))},
+                               {"log_group", log.group},
+                               {"log_retention_desired_days", OptDays(log.desired)},
+                               {"log_retention_applied_days", OptDays(log.applied)},
+                               {"log_retention_state", log.state}};
+  ASSIGN_OR_RETURN(j["phases"], PhasesJson(*conn, challenge_id));
+  ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, ctx.clock->Now(), challenge_id));
+  j["submissions"] = CountsJson(counts);
+  ASSIGN_OR_RETURN(auto next, NextDeletionDate(*conn, ctx, challenge_id));
+  j["next_deletion_date"] = JsonTime(next);
+  return j;
+}
+
+Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, int weeks) {
+  if (weeks < 1 || weeks > 260) return InvalidArgument("weeks must be between 1 and 260");
+  const TimePoint now = ctx.clock->Now();
+  // Monday 00:00 UTC of the current week (1970-01-01 was a Thursday).
+  const std::int64_t day = ToUnix(now) / kSecondsPerDay;
+  const std::int64_t monday = (day - ((day + 3) % 7)) * kSecondsPerDay;
+  const std::int64_t week = 7 * kSecondsPerDay;
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto exists,
+                   conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
+  if (!exists) return NotFound("Challenge does not exist");
+  SqlParams params = DeletableParams(ctx, now);
+  params.emplace_back(challenge_id);
+  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT ") + kDeletableAt +
+                                              ", (SELECT COALESCE(SUM(a.size_bytes), 0) FROM "
+                                              "artifacts a WHERE a.submission_id = s.id AND "
+                                              "a.state <> 'deleted') FROM submissions s JOIN "
+                                              "challenges c ON c.id = s.challenge_id WHERE "
+                                              "s.challenge_id = ? AND s.is_artifact_deleted = 0 "
+                                              "AND s.retention_eligible_date IS NOT NULL AND "
+                                              "s.legal_hold = 0 AND c.legal_hold = 0",
+                                          params));
+  std::vector<std::pair<std::int64_t, std::int64_t>> buckets(static_cast<std::size_t>(weeks));
+  std::int64_t total_subs = 0;
+  std::int64_t total_bytes = 0;
+  for (const auto& r : rows) {
+    std::int64_t index = (r.Int(0) - monday) / week;
+    if (index < 0) index = 0;
+    if (index >= weeks) continue;
+    auto& b = buckets[static_cast<std::size_t>(index)];
+    ++b.first;
+    b.second += r.Int(1);
+    ++total_subs;
+    total_bytes += r.Int(1);
+  }
+  json out;
+  out["challenge_id"] = challenge_id;
+  out["weeks"] = json::array();
+  for (int i = 0; i < weeks; ++i) {
+    const auto& b = buckets[static_cast<std::size_t>(i)];
+    out["weeks"].push_back({{"week_start", FormatDate(FromUnix(monday + i * week))},
+                            {"submissions", b.first},
+                            {"bytes", b.second}});
+  }
+  out["total_submissions"] = total_subs;
+  out["total_bytes"] = total_bytes;
+  return out;
+}
+
+json SweepReportJson(const SweepReport& r) {
+  json items = json::array();
+  for (const auto& s : r.items) {
+    json arts = json::array();
+    for (const auto& a : s.artifacts) {
+      arts.push_back({{"kind", a.kind}, {"key", a.key}, {"bytes", a.bytes}});
+    }
+    items.push_back({{"submission_id", s.submission_id},
+                     {"challenge_id", s.challenge_id},
+                     {"artifacts", std::move(arts)},
+                     {"bytes", s.bytes}});
+  }
+  json skipped = json::array();
+  for (const auto& s : r.skipped) {
+    skipped.push_back({{"submission_id", s.submission_id},
+                       {"challenge_id", s.challenge_id},
+                       {"reason", s.reason},
+                       {"detail", s.detail}});
+  }
+  json failed = json::array();
+  for (const auto& f : r.failed) {
+    failed.push_back({{"submission_id", f.submission_id}, {"key", f.key}, {"error", f.error}});
+  }
+  json out;
+  out["dry_run"] = r.dry_run;
+  out["as_of"] = FormatTime(r.as_of);
+  out[r.dry_run ? "deletable" : "deleted"] = std::move(items);
+  out["skipped"] = std::move(skipped);
+  out["failed"] = std::move(failed);
+  out["interrupted"] = r.interrupted;
+  out["totals"] = {
+      {"examined", r.examined},           {"submissions", r.submissions_deleted},
+      {"artifacts", r.artifacts_deleted}, {"bytes", r.bytes_freed},
+      {"skipped", r.skipped_count},       {"failed", r.failed_count},
+      {"not_eligible", r.not_eligible},   {"eligible_in_future", r.eligible_in_future}};
+  return out;
+}
+
+json AuditEventJson(const AuditEvent& e) {
+  return json{{"id", e.id},
+              {"ledger", e.ledger},
+              {"challenge_id", e.challenge_id ? json(*e.challenge_id) : json()},
+              {"submission_id", e.submission_id ? json(*e.submission_id) : json()},
+              {"actor", e.actor},
+              {"action", e.action},
+              {"notes", e.notes},
+              {"at", FormatTime(e.at)},
+              {"hash", e.hash}};
+}
+
+std::string AuditCsv(const std::vector<AuditEvent>& events) {
+  auto field = [](const std::string& s) {
+    std::string out = "\"";
+    for (char ch : s) {
+      if (ch == '"') out += '"';
+      out += ch;
+    }
+    return out + "\"";
+  };
+  std::string csv = "id,ledger,challenge_id,submission_id,actor,action,notes,at,hash\n";
+  for (const auto& e : events) {
+    csv += std::to_string(e.id) + "," + e.ledger + "," +
+           (e.challenge_id ? std::to_string(*e.challenge_id) : "") + "," +
+           (e.submission_id ? std::to_string(*e.submission_id) : "") + "," + field(e.actor) + "," +
+           e.action + "," + field(e.notes) + "," + FormatTime(e.at) + "," + e.hash + "\n";
+  }
+  return csv;
+}
+
+}  // namespace retention
