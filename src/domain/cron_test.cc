@@ -21,7 +21,9 @@ TimePoint T(const char* text) {
 CronSchedule MustParse(const std::string& expr) {
   auto s = CronSchedule::Parse(expr);
   EXPECT_TRUE(s.ok()) << expr << ": " << s.status().ToString();
-  if (!s.ok()) std::abort();
+  if (!s.ok()) {
+    std::abort();
+  }
   return *s;
 }
 
@@ -173,12 +175,16 @@ TEST(CronScheduleTest, SkippingAgreesWithAMinuteByMinuteScan) {
     const CronSchedule s = MustParse(expr);
     std::vector<TimePoint> scanned;
     for (TimePoint t = from; t < to; t += std::chrono::minutes(1)) {
-      if (s.Matches(t)) scanned.push_back(t);
+      if (s.Matches(t)) {
+        scanned.push_back(t);
+      }
     }
     EXPECT_EQ(Fires(s, from, to), scanned) << expr;
     std::optional<TimePoint> last = s.LatestAtOrBefore(from - std::chrono::seconds(1));
     for (TimePoint t = from; t < to; t += std::chrono::minutes(1)) {
-      if (s.Matches(t)) last = t;
+      if (s.Matches(t)) {
+        last = t;
+      }
       ASSERT_EQ(s.LatestAtOrBefore(t + std::chrono::seconds(59)), last) << expr << FormatTime(t);
     }
   }
@@ -210,7 +216,9 @@ TEST(CronScheduleTest, LeapDaySchedulesSkipToTheNextLeapYear) {
   while (true) {
     if (y.is_leap()) {
       const std::chrono::weekday wd{std::chrono::sys_days{y / 2 / 29}};
-      if (wd == Sunday || wd == std::chrono::Saturday) break;
+      if (wd == Sunday || wd == std::chrono::Saturday) {
+        break;
+      }
     }
     ++y;
   }

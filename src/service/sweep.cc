@@ -106,6 +106,19 @@ Result<SweepReport> RunSweep(const ServiceContext& ctx, const SweepOptions& opti
                                                 "(? IS NULL OR s.challenge_id = ?)",
                                                 {cid, cid}));
     ASSIGN_OR_RETURN(
+        auto reasons,
+        conn->QueryOne("SELECT SUM(CASE WHEN c.retention_policy_consent = 0 THEN 1 ELSE 0 END), "
+                       "SUM(CASE WHEN c.retention_policy_consent = 1 AND p.is_public = 1 "
+                       "THEN 1 ELSE 0 END), SUM(CASE WHEN c.retention_policy_consent = 1 AND "
+                       "p.is_public = 0 AND p.end_date IS NULL THEN 1 ELSE 0 END) "
+                       "FROM submissions s JOIN phases p ON p.id = s.phase_id JOIN challenges "
+                       "c ON c.id = s.challenge_id WHERE s.is_artifact_deleted = 0 AND "
+                       "s.retention_eligible_date IS NULL AND (? IS NULL OR s.challenge_id = ?)",
+                       {cid, cid}));
+    report.not_eligible_no_consent = reasons->Int(0);
+    report.not_eligible_phase_public = reasons->Int(1);
+    report.not_eligible_no_end_date = reasons->Int(2);
+    ASSIGN_OR_RETURN(
         report.eligible_in_future,
         Count(*conn, "s.retention_eligible_date > ? AND (? IS NULL OR s.challenge_id = ?)",
               {ToUnix(report.as_of), cid, cid}));

@@ -65,7 +65,11 @@ struct SweepReport {
   std::int64_t bytes_freed = 0;
   std::int64_t skipped_count = 0;
   std::int64_t failed_count = 0;
-  std::int64_t not_eligible = 0;        // no eligible date
+  std::int64_t not_eligible = 0;  // no eligible date
+  // Why those have none: no_consent, phase_public, no_end_date (counts).
+  std::int64_t not_eligible_no_consent = 0;
+  std::int64_t not_eligible_phase_public = 0;
+  std::int64_t not_eligible_no_end_date = 0;
   std::int64_t eligible_in_future = 0;  // eligible date after as_of
 };
 

@@ -348,11 +348,18 @@ json SweepReportJson(const SweepReport& r) {
   out["skipped"] = std::move(skipped);
   out["failed"] = std::move(failed);
   out["interrupted"] = r.interrupted;
-  out["totals"] = {
-      {"examined", r.examined},           {"submissions", r.submissions_deleted},
-      {"artifacts", r.artifacts_deleted}, {"bytes", r.bytes_freed},
-      {"skipped", r.skipped_count},       {"failed", r.failed_count},
-      {"not_eligible", r.not_eligible},   {"eligible_in_future", r.eligible_in_future}};
+  out["totals"] = {{"examined", r.examined},
+                   {"submissions", r.submissions_deleted},
+                   {"artifacts", r.artifacts_deleted},
+                   {"bytes", r.bytes_freed},
+                   {"skipped", r.skipped_count},
+                   {"failed", r.failed_count},
+                   {"not_eligible", r.not_eligible},
+                   {"eligible_in_future", r.eligible_in_future},
+                   {"not_eligible_by_reason",
+                    {{"no_consent", r.not_eligible_no_consent},
+                     {"phase_public", r.not_eligible_phase_public},
+                     {"no_end_date", r.not_eligible_no_end_date}}}};
   return out;
 }
 

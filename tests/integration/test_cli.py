@@ -1,0 +1,405 @@
+"""The command line end to end (issue 2): dry run, sweep, protections, failures, kill -9
+resumption, recompute, bad input and the audit ledger, on SQLite and a local artifact folder."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+import unittest
+
+from helpers import BIN, DataSet, Workspace, WorkspaceTest, days_before
+
+
+def ids(items):
+    return sorted(i["submission_id"] for i in items)
+
+
+class SweepTests(WorkspaceTest):
+    def build_mixed(self):
+        d = self.data
+        ok = d.challenge(1)
+        self.due = d.phase(ok, end_days_ago=40, submissions=3)        # eligible 10 days ago
+        self.future = d.phase(ok, end_days_ago=10, submissions=2)     # eligible in 20 days
+        self.public = d.phase(ok, end_days_ago=40, is_public=True, submissions=1)
+        self.no_end = d.phase(ok, end_days_ago=None, submissions=1)
+        none = d.challenge(2, consent=False)
+        self.no_consent = d.phase(none, end_days_ago=40, submissions=2)
+        held = d.challenge(3)
+        self.held = d.phase(held, end_days_ago=40, submissions=1)
+        d.load()
+        self.ws.run("hold", "set", "--challenge-id", "3", "--reason", "litigation", check=0)
+
+    def test_dry_run_lists_exactly_what_the_sweep_deletes_and_changes_nothing(self):
+        self.build_mixed()
+        before = self.ws.dump()
+        plan = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual(self.ws.dump(), before, "a dry run must change nothing")
+        due_ids = sorted(s["id"] for s in self.due["submissions"])
+        self.assertEqual(ids(plan["deletable"]), due_ids)
+        for item in plan["deletable"]:
+            self.assertEqual(item["bytes"], 2000)
+            self.assertEqual(len(item["artifacts"]), 2)
+            self.assertEqual(sum(a["bytes"] for a in item["artifacts"]), item["bytes"])
+        self.assertEqual(plan["totals"]["bytes"], 6000)
+
+        done = self.ws.json("cleanup")
+        self.assertEqual(ids(done["deleted"]), due_ids)
+        self.assertEqual(
+            sorted((i["submission_id"], a["key"]) for i in done["deleted"] for a in i["artifacts"]),
+            sorted((i["submission_id"], a["key"]) for i in plan["deletable"] for a in i["artifacts"]))
+        remaining = self.ws.files()
+        for s in self.due["submissions"]:
+            for a in s["artifacts"]:
+                self.assertNotIn(a["key"], remaining)
+        for phase in (self.future, self.public, self.no_end, self.no_consent, self.held):
+            for s in phase["submissions"]:
+                for a in s["artifacts"]:
+                    self.assertIn(a["key"], remaining)
+
+    def test_sweep_flags_submissions_keeps_rows_and_a_rerun_does_nothing(self):
+        self.build_mixed()
+        total_before = self.ws.sql("SELECT COUNT(*) FROM submissions")[0][0]
+        self.ws.json("cleanup")
+        rows = self.ws.sql("SELECT id, is_artifact_deleted, artifact_deletion_date FROM submissions "
+                           "WHERE is_artifact_deleted = 1 ORDER BY id")
+        self.assertEqual([r[0] for r in rows], sorted(s["id"] for s in self.due["submissions"]))
+        for r in rows:
+            self.assertIsNotNone(r[2])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions")[0][0], total_before)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state = 'deleted'")[0][0], 6)
+        state = self.ws.dump()
+        again = self.ws.json("cleanup")
+        self.assertEqual(again["deleted"], [])
+        self.assertEqual(again["totals"]["artifacts"], 0)
+        db_after, files_after = self.ws.dump()
+        self.assertEqual(files_after, state[1])
+
+    def test_every_protection_is_reported_with_its_reason(self):
+        self.build_mixed()
+        sub_hold = self.due["submissions"][0]["id"]
+        self.ws.run("hold", "set", "--submission-id", str(sub_hold), "--reason", "appeal", check=0)
+        plan = self.ws.json("cleanup", "--dry-run")
+        reasons = {s["submission_id"]: s["reason"] for s in plan["skipped"]}
+        self.assertEqual(reasons[sub_hold], "submission_on_hold")
+        self.assertEqual(reasons[self.held["submissions"][0]["id"]], "challenge_on_hold")
+        by_reason = plan["totals"]["not_eligible_by_reason"]
+        self.assertEqual(by_reason["no_consent"], 2)
+        self.assertEqual(by_reason["phase_public"], 1)
+        self.assertEqual(by_reason["no_end_date"], 1)
+        self.assertEqual(plan["totals"]["eligible_in_future"], 2)
+        done = self.ws.json("cleanup")
+        self.assertNotIn(sub_hold, ids(done["deleted"]))
+        self.assertEqual(len(done["deleted"]), 2)
+
+    def test_withdrawn_consent_protects_everything_at_once(self):
+        self.build_mixed()
+        self.ws.run("consent", "1", "alice", "--withdraw", check=0)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions WHERE challenge_id = 1 AND "
+                                     "retention_eligible_date IS NOT NULL")[0][0], 0)
+        done = self.ws.json("cleanup")
+        self.assertEqual(done["deleted"], [])
+        self.assertEqual(done["totals"]["not_eligible_by_reason"]["no_consent"], 2 + 7)
+
+    def test_missing_artifact_counts_as_deleted(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=40, submissions=1)
+        d.load()
+        os.remove(os.path.join(self.ws.artifacts, p["submissions"][0]["artifacts"][0]["key"]))
+        done = self.ws.json("cleanup")
+        self.assertEqual(ids(done["deleted"]), [p["submissions"][0]["id"]])
+        self.assertEqual(done["failed"], [])
+
+    def test_undeletable_artifact_keeps_error_and_is_retried(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=40, submissions=2)
+        d.load()
+        bad = p["submissions"][0]["artifacts"][0]["key"]
+        path = os.path.join(self.ws.artifacts, bad)
+        os.remove(path)
+        os.makedirs(os.path.join(path, "inner"))  # a folder cannot be unlinked, even by root
+        r = self.ws.run("--json", "cleanup")
+        self.assertEqual(r.returncode, 1, "a sweep with failures exits 1")
+        done = json.loads(r.stdout)
+        self.assertEqual([f["key"] for f in done["failed"]], [bad])
+        self.assertEqual(ids(done["deleted"]), [p["submissions"][1]["id"]])
+        row = self.ws.sql("SELECT state, attempts, last_error FROM artifacts WHERE storage_key = ?",
+                          (bad,))[0]
+        self.assertEqual(row[0], "failed")
+        self.assertEqual(row[1], 1)
+        self.assertIn(bad, row[2])
+        sid = p["submissions"][0]["id"]
+        self.assertEqual(self.ws.sql("SELECT is_artifact_deleted FROM submissions WHERE id = ?",
+                                     (sid,))[0][0], 0)
+        self.ws.run("cleanup", check=1)
+        self.assertEqual(self.ws.sql("SELECT attempts FROM artifacts WHERE storage_key = ?",
+                                     (bad,))[0][0], 2)
+        os.rmdir(os.path.join(path, "inner"))
+        os.rmdir(path)
+        final = self.ws.json("cleanup")
+        self.assertEqual(ids(final["deleted"]), [sid])
+        self.assertEqual(self.ws.sql("SELECT is_artifact_deleted FROM submissions WHERE id = ?",
+                                     (sid,))[0][0], 1)
+
+
+class NoticeGateTests(WorkspaceTest):
+    notice_days = 14
+
+    def test_no_notice_yet_blocks_deletion_and_a_recent_notice_waits_its_period(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=60, submissions=2)
+        d.load()
+        plan = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual({s["reason"] for s in plan["skipped"]}, {"no_notice_yet"})
+        a, b = (s["id"] for s in p["submissions"])
+        self.ws.sql("UPDATE submissions SET notice_sent_at = strftime('%s', ?) WHERE id = ?",
+                    (days_before(20).replace("Z", ""), a))
+        self.ws.sql("UPDATE submissions SET notice_sent_at = strftime('%s', ?) WHERE id = ?",
+                    (days_before(3).replace("Z", ""), b))
+        done = self.ws.json("cleanup")
+        self.assertEqual(ids(done["deleted"]), [a])
+        self.assertEqual({s["submission_id"]: s["reason"] for s in done["skipped"]},
+                         {b: "notice_period_running"})
+
+
+class KillTests(unittest.TestCase):
+    """A sweep killed with SIGKILL at random points, then run again, ends in the same state as
+    an uninterrupted sweep."""
+
+    SUBMISSIONS = 1500
+
+    def make(self):
+        ws = Workspace(notice_days=0)
+        self.addCleanup(ws.close)
+        d = DataSet(ws)
+        c = d.challenge(1)
+        d.phase(c, end_days_ago=40, submissions=self.SUBMISSIONS, artifacts=2, size=10)
+        hold = d.challenge(2)
+        d.phase(hold, end_days_ago=40, submissions=20, artifacts=1, size=10)
+        d.load()
+        ws.run("hold", "set", "--challenge-id", "2", "--reason", "keep", check=0)
+        return ws
+
+    def normalized(self, ws):
+        subs = ws.sql("SELECT id, is_artifact_deleted, artifact_deletion_date, retention_eligible_date "
+                      "FROM submissions ORDER BY id")
+        arts = ws.sql("SELECT id, state, attempts, last_error, deleted_at FROM artifacts ORDER BY id")
+        return subs, arts, ws.files()
+
+    def test_kill_at_random_points_then_rerun_equals_uninterrupted_run(self):
+        reference = self.make()
+        start = time.monotonic()
+        reference.run("cleanup", check=0)
+        duration = time.monotonic() - start
+        expected = self.normalized(reference)
+        self.assertEqual(sum(1 for s in expected[0] if s[1] == 1), self.SUBMISSIONS)
+
+        rng = random.Random(4712)
+        kills_mid_run = 0
+        for _ in range(8):
+            ws = self.make()
+            p = subprocess.Popen([BIN, "cleanup"], env=ws.env, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+            time.sleep(rng.uniform(0.0, duration))
+            if p.poll() is None:
+                kills_mid_run += 1
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            ws.run("cleanup", check=0)
+            self.assertEqual(self.normalized(ws), expected)
+        self.assertGreater(kills_mid_run, 0, "no kill landed during a sweep; the test proved nothing")
+
+
+class RecomputeTests(WorkspaceTest):
+    def eligible(self, sid):
+        return self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE id = ?", (sid,))[0][0]
+
+    def test_consent_and_override_update_eligible_dates_at_once(self):
+        d = self.data
+        c = d.challenge(1, consent=False)
+        p = d.phase(c, end_days_ago=10, submissions=1)
+        d.load()
+        sid = p["submissions"][0]["id"]
+        end = self.ws.sql("SELECT end_date FROM phases WHERE id = ?", (p["id"],))[0][0]
+        self.assertIsNone(self.eligible(sid))
+        self.ws.run("consent", "1", "alice", "--notes", "fine", check=0)
+        self.assertEqual(self.eligible(sid), end + 30 * 86400)
+        self.ws.run("set-retention", "1", "--days", "90", "--reason", "appeal window", check=0)
+        self.assertEqual(self.eligible(sid), end + 90 * 86400)
+        self.ws.run("consent", "1", "alice", "--withdraw", check=0)
+        self.assertIsNone(self.eligible(sid))
+
+    def test_update_dates_fixes_drift(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=10, submissions=3)
+        d.load()
+        good = self.ws.sql("SELECT id, retention_eligible_date FROM submissions ORDER BY id")
+        self.ws.sql("UPDATE submissions SET retention_eligible_date = 1")
+        out = self.ws.json("update-dates")
+        self.assertEqual(out["updated"], 3)
+        self.assertEqual(self.ws.sql("SELECT id, retention_eligible_date FROM submissions ORDER BY id"),
+                         good)
+        self.assertEqual(self.ws.json("update-dates")["updated"], 0)
+
+
+class BadInputTests(WorkspaceTest):
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1, consent=False)
+        self.data.phase(c, end_days_ago=40, submissions=2)
+        self.data.load()
+        self.before = self.ws.dump()
+
+    def assertUnchanged(self):
+        self.assertEqual(self.ws.dump(), self.before)
+
+    def test_malformed_import_names_line_and_column(self):
+        path = self.ws.write("bad.json", '{\n  "users": [\n    {"username": "x",, }\n  ]\n}\n')
+        r = self.ws.run("import", path)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("line 3", r.stderr)
+        self.assertIn("column", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1)
+        self.assertUnchanged()
+
+    def test_reimporting_existing_ids_changes_nothing(self):
+        other = DataSet(self.ws)
+        other.users = [{"username": "zed", "email": "zed@example.org"}]
+        other.teams = []
+        c = {"id": 1, "title": "again", "host_team": 1, "phases": []}
+        path = self.ws.write("again.json", {"users": other.users, "challenges": [c]})
+        r = self.ws.run("import", path)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("challenge 1 already exists", r.stderr)
+        self.assertIn("$.challenges[0]", r.stderr)
+        self.assertUnchanged()
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM users WHERE username = 'zed'")[0][0], 0)
+
+    def test_invalid_values_name_their_path(self):
+        cases = [
+            ({"challenges": [{"id": 9, "title": "t", "host_team": 77}]}, "unknown host team 77"),
+            ({"challenges": [{"id": 9, "title": "t", "host_team": 1, "phases": [
+                {"id": 99, "name": "p", "end_date": "yesterday"}]}]}, "$.challenges[0].phases[0].end_date"),
+            ({"challenges": [{"id": 9, "title": "t", "host_team": 1, "colour": "red"}]}, "unknown field"),
+            ({"challenges": [{"id": 9, "title": "t", "host_team": 1, "phases": [
+                {"id": 99, "name": "p", "submissions": [{"id": 5000, "participant": "bob",
+                 "submitted_at": "2026-01-01T00:00:00Z", "artifacts": [
+                    {"kind": "input_file", "key": "../etc/passwd", "size": 1}]}]}]}]}, "'..'"),
+            ({"challenges": [{"id": 9, "title": "t", "host_team": 1,
+                              "consent": {"by": "bob", "at": "2026-01-01T00:00:00Z"}}]},
+             "'bob' is not a host"),
+        ]
+        for data, needle in cases:
+            path = self.ws.write("case.json", data)
+            r = self.ws.run("import", path)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(needle, r.stderr)
+            self.assertUnchanged()
+
+    def test_unknown_challenge_or_user_and_non_host_are_refused(self):
+        r = self.ws.run("consent", "999", "alice")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("challenge 999 does not exist", r.stderr)
+        r = self.ws.run("consent", "1", "nobody")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("'nobody' does not exist", r.stderr)
+        for user in ("bob", "carol"):  # a participant and a pending member
+            r = self.ws.run("consent", "1", user)
+            self.assertEqual(r.returncode, 3)
+            self.assertIn("is not a host", r.stderr)
+        self.assertUnchanged()
+
+    def test_days_out_of_range_or_not_a_number_is_a_usage_error(self):
+        for days in ("0", "abc", "3654", "-5"):
+            r = self.ws.run("set-retention", "1", "--days", days)
+            self.assertEqual(r.returncode, 2, days + ": " + r.stderr)
+            self.assertTrue(r.stderr.startswith("error:"))
+            self.assertNotIn("terminate", r.stderr)
+        self.assertUnchanged()
+
+    def test_set_retention_without_consent_is_refused(self):
+        r = self.ws.run("set-retention", "1", "--days", "60")
+        self.assertEqual(r.returncode, 3)
+        self.assertIn("consent", r.stderr)
+        self.assertUnchanged()
+
+
+class AuditTests(WorkspaceTest):
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=10, submissions=1)
+        self.data.challenge(2, consent=False)
+        self.data.load()
+        self.ws.run("consent", "2", "alice", "--notes", "yes", check=0)
+        self.ws.run("consent", "2", "dave", "--withdraw", check=0)
+        self.ws.run("hold", "set", "--challenge-id", "1", "--reason", "audit", check=0)
+
+    def test_verify_passes_untouched_and_names_an_edited_event(self):
+        ok = self.ws.json("audit", "verify")
+        self.assertTrue(ok["ok"])
+        n = ok["count"]
+        self.assertGreaterEqual(n, 5)
+        for event_id in (1, n):  # the first and the last event
+            saved = self.ws.sql("SELECT notes FROM audit_events WHERE id = ?", (event_id,))[0][0]
+            subprocess.run(["sqlite3", self.ws.db,
+                            "UPDATE audit_events SET notes = 'forged' WHERE id = %d" % event_id],
+                           check=True)
+            r = self.ws.run("audit", "verify")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("event %d" % event_id, r.stderr)
+            self.ws.sql("UPDATE audit_events SET notes = ? WHERE id = ?", (saved, event_id))
+            self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_a_removed_last_event_is_detected(self):
+        n = self.ws.json("audit", "verify")["count"]
+        self.ws.sql("DELETE FROM audit_events WHERE id = ?", (n,))
+        r = self.ws.run("audit", "verify")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("removed", r.stderr)
+
+    def test_ledger_keeps_grant_and_withdrawal_in_order(self):
+        events = self.ws.json("audit", "list", "--challenge-id", "2")["events"]
+        self.assertEqual([e["action"] for e in events], ["granted", "withdrawn"])
+        self.assertEqual([e["actor"] for e in events], ["alice", "dave"])
+        csv = self.ws.run("audit", "list", "--format", "csv", check=0).stdout
+        self.assertTrue(csv.startswith("id,ledger,challenge_id"))
+        self.assertIn("withdrawn", csv)
+
+
+class JsonOutputTests(WorkspaceTest):
+    def test_every_command_prints_exactly_one_json_document(self):
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=40, submissions=1)
+        path = self.ws.write("import.json", self.data.data())
+        commands = [
+            ["migrate"], ["import", path], ["status"], ["status", "--challenge-id", "1"],
+            ["cleanup", "--dry-run"], ["cleanup", "--dry-run", "--as-of", "2027-01-01T00:00:00Z"],
+            ["consent", "1", "dave", "--notes", "n"], ["update-dates"],
+            ["set-retention", "1", "--days", "25", "--reason", "r"],
+            ["hold", "set", "--submission-id", "100", "--reason", "x"],
+            ["hold", "release", "--submission-id", "100"],
+            ["audit", "list"], ["audit", "verify"], ["user", "add", "zoe", "--email", "z@x.org"],
+            ["token", "create", "zoe"], ["cleanup"],
+        ]
+        for cmd in commands:
+            r = self.ws.run("--json", *cmd)
+            self.assertEqual(r.returncode, 0, "%s: %s" % (cmd, r.stderr))
+            json.loads(r.stdout)  # raises if not exactly one document
+
+    def test_set_retention_rounds_up_to_an_allowed_value(self):
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=40, submissions=1)
+        self.data.load()
+        out = self.ws.json("set-retention", "1", "--days", "25", "--reason", "short")
+        self.assertEqual(out["requested_days"], 25)
+        self.assertEqual(out["applied_days"], 30)
+        self.assertEqual(out["log_group"], "challenge-pk-1-production-workers")
+
+
+if __name__ == "__main__":
+    unittest.main()
