@@ -4,7 +4,7 @@
 add_library(retention_warnings INTERFACE)
 target_compile_options(retention_warnings INTERFACE
   -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Woverloaded-virtual -Wimplicit-fallthrough)
 if(WERROR)
   target_compile_options(retention_warnings INTERFACE -Werror)
 endif()
@@ -25,8 +25,18 @@ function(retention_module name)
 endfunction()
 
 # retention_test(NAME SOURCES a_test.cc DEPS x y): a GoogleTest executable registered with CTest.
+option(RETENTION_ALLOW_MISSING_TESTS "Skip test targets whose sources do not exist yet (dev only)" OFF)
+
 function(retention_test name)
   cmake_parse_arguments(T "" "" "SOURCES;DEPS" ${ARGN})
+  if(RETENTION_ALLOW_MISSING_TESTS)
+    foreach(src ${T_SOURCES})
+      if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/${src})
+        message(WARNING "skipping ${name}: ${src} does not exist yet")
+        return()
+      endif()
+    endforeach()
+  endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main
                                         retention_warnings)

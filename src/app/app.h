@@ -5,9 +5,15 @@
 
 #include <memory>
 
+#include "api/api.h"
 #include "artifacts/artifact_store.h"
 #include "config/config.h"
 #include "core/time.h"
+#include "jobs/jobs.h"
+#include "logs/local/local_log_store.h"
+#include "logs/log_retention.h"
+#include "logs/sync/log_retention_sync.h"
+#include "notify/mail.h"
 #include "service/service.h"
 #include "store/sql.h"
 
@@ -23,6 +29,22 @@ class App {
   ServiceContext& context() { return ctx_; }
   Database& db() { return *db_; }
   const Clock& clock() const { return clock_; }
+  // The jobs' environment (schedule, mail sender, hooks); used by `jobs`, `notify` and serve.
+  JobEnvironment& jobs() { return jobs_; }
+  // The log backend named by logs.url (the local log store or CloudWatch Logs).
+  LogRetention& logs() { return *logs_; }
+  // The local log store when it is the backend; nullptr for CloudWatch.
+  LocalLogStore* local_logs() { return local_logs_; }
+  // R8: keeps each challenge's log group in step. Triggers run inline (a CLI command applies the
+  // policy before it exits) until StartBackground() starts its worker.
+  LogRetentionSync& log_sync() { return *log_sync_; }
+
+  // The hooks `serve` gives the HTTP API for jobs, events and log lines (empty ones answer 503).
+  ApiHooks ApiHooksForServe();
+  // Starts the scheduler and the other background workers of `serve`; StopBackground lets the
+  // current batch finish and joins them.
+  Status StartBackground();
+  void StopBackground();
 
   App(const App&) = delete;
   App& operator=(const App&) = delete;
@@ -35,6 +57,12 @@ class App {
   std::unique_ptr<Database> db_;
   std::unique_ptr<ArtifactStore> artifacts_;
   ServiceContext ctx_;
+  std::unique_ptr<LogRetention> logs_;
+  LocalLogStore* local_logs_ = nullptr;         // logs_ when it is the local store
+  std::unique_ptr<LogRetentionSync> log_sync_;  // uses ctx_ and logs_; destroyed before them
+  std::unique_ptr<MailSender> mail_;            // null without smtp.url: mail stays in the outbox
+  JobEnvironment jobs_;
+  std::unique_ptr<class Scheduler> scheduler_;
 };
 
 // Opens only the database named by `url` (sqlite://PATH). Used by App and by tools.

@@ -9,7 +9,9 @@
 #include <sstream>
 
 #include "app/app.h"
+#include "cli/cli_common.h"
 #include "domain/log_policy.h"
+#include "logs/sync/log_retention_sync.h"
 #include "service/audit_log.h"
 #include "service/service.h"
 #include "service/sweep.h"
@@ -20,49 +22,6 @@ namespace retention {
 namespace {
 
 using nlohmann::json;
-
-struct GlobalOptions {
-  std::string config_file;
-  std::string db_url;
-  bool json = false;
-};
-
-int Fail(const Status& s) {
-  std::cerr << "error: " << s.message() << "\n";
-  return ExitCodeFor(s);
-}
-
-void PrintJson(const json& j) {
-  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
-}
-
-std::string Bytes(std::int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  std::ostringstream out;
-  out.precision(u == 0 ? 0 : 1);
-  out << std::fixed << v << " " << units[u];
-  return out.str();
-}
-
-std::string Str(const json& j) {
-  if (j.is_null()) return "-";
-  if (j.is_string()) return j.get<std::string>();
-  return j.dump();
-}
-
-Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g) {
-  ConfigOverrides o;
-  if (!g.config_file.empty()) o.config_file = g.config_file;
-  if (!g.db_url.empty()) o.database_url = g.db_url;
-  ASSIGN_OR_RETURN(auto config, LoadConfig(o));
-  return App::Open(config);
-}
 
 void PrintStatusText(const json& j) {
   if (j.contains("overall")) {
@@ -156,7 +115,9 @@ int RunCli(int argc, char** argv) {
   cli.add_option("--db", g.db_url, "database URL (sqlite://PATH)");
   cli.add_flag("--json", g.json, "print exactly one JSON document on stdout");
 
-  std::function<int()> action;
+  CliAction action;
+  AddServeCommand(cli, g, action);
+  AddJobCommands(cli, g, action);
 
   // import
   auto* import_cmd = cli.add_subcommand("import", "import users, challenges, phases, submissions");
@@ -310,12 +271,13 @@ int RunCli(int argc, char** argv) {
   });
 
   // set-retention
-  auto* set_cmd = cli.add_subcommand("set-retention", "set a challenge's retention days (admin)");
+  auto* set_cmd = cli.add_subcommand(
+      "set-retention", "set (or re-apply) a challenge's retention days and log retention (admin)");
   std::int64_t set_challenge = 0;
   std::optional<int> set_days;
   std::string set_reason;
   set_cmd->add_option("CHALLENGE_ID", set_challenge)->required();
-  set_cmd->add_option("--days", set_days, "retention days (1-3653)");
+  set_cmd->add_option("--days", set_days, "retention days (1-3653), stored as the override");
   set_cmd->add_option("--reason", set_reason, "why (stored in the audit log)");
   set_cmd->callback([&] {
     action = [&]() -> int {
@@ -324,14 +286,18 @@ int RunCli(int argc, char** argv) {
       }
       auto app = OpenApp(g);
       if (!app.ok()) return Fail(app.status());
-      auto& ctx = (*app)->context();
+      // The explicit reconcile below applies the policy; the service's trigger would only
+      // repeat it.
+      ServiceContext ctx = (*app)->context();
+      ctx.on_log_policy_input_changed = nullptr;
       auto status = StatusView(ctx, set_challenge);
       if (!status.ok()) return Fail(status.status());
       const json& c = (*status)["challenges"][0];
       if (!c["has_consent"].get<bool>()) {
         return Fail(FailedPrecondition(
             "challenge " + std::to_string(set_challenge) +
-            " has no retention consent from its hosts; set-retention needs consent"));
+            " has no retention consent from its hosts; nothing changed (set-retention needs "
+            "consent)"));
       }
       if (set_days) {
         const std::string reason = set_reason.empty() ? "set-retention" : set_reason;
@@ -345,21 +311,39 @@ int RunCli(int argc, char** argv) {
           return Fail(s);
         }
       }
+      auto outcome = (*app)->log_sync().ReconcileChallenge(set_challenge, ctx.clock->Now());
+      if (!outcome.ok()) return Fail(outcome.status());
       auto after = StatusView(ctx, set_challenge);
       if (!after.ok()) return Fail(after.status());
       const json& a = (*after)["challenges"][0];
       const int requested = set_days.value_or(a["retention_days"].get<int>());
-      const json out = {{"challenge_id", set_challenge},
-                        {"log_group", a["log_retention"]["log_group"]},
-                        {"requested_days", requested},
-                        {"applied_days", a["log_retention"]["desired_days"]},
-                        {"retention_days", a["retention_days"]},
-                        {"log_retention", a["log_retention"]}};
+      json out = LogReconcileOutcomeJson(*outcome);
+      out["requested_days"] = requested;
+      out["retention_days"] = a["retention_days"];
+      out["override_stored"] = set_days.has_value();
       if (g.json) {
         PrintJson(out);
       } else {
-        std::cout << "log group " << Str(out["log_group"]) << ": requested " << requested
-                  << " days, applied " << Str(out["applied_days"]) << " days\n";
+        std::cout << "log group " << outcome->log_group << ": requested " << requested << " days, ";
+        if (outcome->state == "in_step") {
+          std::cout << "applied "
+                    << (outcome->applied_days ? std::to_string(*outcome->applied_days) + " days"
+                                              : std::string("never expire"))
+                    << (outcome->changed ? "" : " (already in step)") << "\n";
+        } else if (outcome->state == "pending") {
+          std::cout << "pending: the log group does not exist yet; the next reconcile applies "
+                    << (outcome->desired_days ? std::to_string(*outcome->desired_days) + " days"
+                                              : std::string("never expire"))
+                    << "\n";
+        } else {
+          std::cout << "not applied\n";
+        }
+        std::cout << "  " << outcome->explanation << "\n";
+      }
+      if (outcome->state == "error") {
+        return Fail(outcome->error.WithContext(
+            std::string(set_days ? "override stored, but " : "") + "applying log retention to " +
+            outcome->log_group + " failed (the next reconcile retries)"));
       }
       return 0;
     };

@@ -114,11 +114,14 @@ Status AsStatus(const Result<T>& r) {
 #define RETENTION_CONCAT_INNER(a, b) a##b
 #define RETENTION_CONCAT(a, b) RETENTION_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                                        \
-  do {                                                               \
-    ::retention::Status _st = ::retention::internal::AsStatus(expr); \
-    if (!_st.ok()) return _st;                                       \
+// Each expansion gets its own variable name, so the macro nests (e.g. inside a lambda argument)
+// without -Wshadow warnings.
+#define RETURN_IF_ERROR_IMPL(st, expr)                              \
+  do {                                                              \
+    ::retention::Status st = ::retention::internal::AsStatus(expr); \
+    if (!st.ok()) return st;                                        \
   } while (false)
+#define RETURN_IF_ERROR(expr) RETURN_IF_ERROR_IMPL(RETENTION_CONCAT(_status_, __COUNTER__), expr)
 
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
@@ -126,5 +129,5 @@ Status AsStatus(const Result<T>& r) {
   lhs = std::move(tmp).value()
 
 #define ASSIGN_OR_RETURN(lhs, expr) \
-  ASSIGN_OR_RETURN_IMPL(RETENTION_CONCAT(_result_, __LINE__), lhs, expr)
+  ASSIGN_OR_RETURN_IMPL(RETENTION_CONCAT(_result_, __COUNTER__), lhs, expr)
 // NOLINTEND(cppcoreguidelines-macro-usage)

@@ -1,5 +1,6 @@
-// ImportData: DESIGN.md section 7. Strict: unknown keys, wrong types and dangling references are
-// errors naming their JSON path; the whole file is one transaction.
+// ImportData (DESIGN.md section 7) and the platform's create/update endpoints, which share one
+// validating reader. Strict: unknown keys, wrong types and dangling references are errors naming
+// their JSON path; every call is one transaction.
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -138,7 +139,6 @@ class Importer {
     return Status::Ok();
   }
 
- private:
   Status ImportUser(const Fields& f) {
     RETURN_IF_ERROR(f.CheckObject({"username", "email", "is_admin", "token"}));
     ASSIGN_OR_RETURN(auto username, f.Str("username", true, true));
@@ -272,40 +272,51 @@ class Importer {
         {id, challenge_id, name, OptTime(start), OptTime(end), std::int64_t{is_public ? 1 : 0}}));
     ASSIGN_OR_RETURN(const json* subs, f.Array("submissions"));
     for (std::size_t i = 0; i < subs->size(); ++i) {
-      Fields s((*subs)[i], Indexed(f.Path("submissions"), i));
-      RETURN_IF_ERROR(s.CheckObject({"id", "participant", "submitted_at", "status", "artifacts"}));
-      ASSIGN_OR_RETURN(auto sid, s.Id("id"));
-      ASSIGN_OR_RETURN(auto participant, s.Str("participant", true, true));
-      ASSIGN_OR_RETURN(auto submitted, s.Time("submitted_at", true));
-      ASSIGN_OR_RETURN(auto status, s.Str("status", false));
-      RETURN_IF_ERROR(Insert(conn_, s.path(), "submission " + std::to_string(sid),
-                             "INSERT INTO submissions (id, phase_id, challenge_id, participant, "
-                             "submitted_at, status) VALUES (?, ?, ?, ?, ?, ?)",
-                             {sid, id, challenge_id, participant, ToUnix(*submitted),
-                              status.empty() ? std::string("finished") : status}));
-      ++report.submissions;
-      ASSIGN_OR_RETURN(const json* arts, s.Array("artifacts"));
-      for (std::size_t k = 0; k < arts->size(); ++k) {
-        Fields a((*arts)[k], Indexed(s.Path("artifacts"), k));
-        RETURN_IF_ERROR(a.CheckObject({"kind", "key", "size"}));
-        ASSIGN_OR_RETURN(auto kind, a.Str("kind", true));
-        if (!ArtifactKinds().contains(kind)) {
-          return InvalidArgument(a.Path("kind") + ": unknown artifact kind '" + kind + "'");
-        }
-        ASSIGN_OR_RETURN(auto key, a.Str("key", true));
-        if (auto st = ValidateArtifactKey(key); !st.ok()) return st.WithContext(a.Path("key"));
-        if (!a.Has("size") || !a.At("size").is_number_integer() ||
-            a.At("size").get<std::int64_t>() < 0) {
-          return InvalidArgument(a.Path("size") + ": must be a non-negative integer");
-        }
-        RETURN_IF_ERROR(Insert(conn_, a.path(), "artifact key '" + key + "'",
-                               "INSERT INTO artifacts (submission_id, kind, storage_key, "
-                               "size_bytes) VALUES (?, ?, ?, ?)",
-                               {sid, kind, key, a.At("size").get<std::int64_t>()}));
-        ++report.artifacts;
-      }
+      RETURN_IF_ERROR(ImportSubmission(Fields((*subs)[i], Indexed(f.Path("submissions"), i)), id,
+                                       challenge_id, report));
     }
     return Status::Ok();
+  }
+
+  Status ImportSubmission(const Fields& s, std::int64_t phase_id, std::int64_t challenge_id,
+                          ImportReport& report) {
+    RETURN_IF_ERROR(s.CheckObject({"id", "participant", "submitted_at", "status", "artifacts"}));
+    ASSIGN_OR_RETURN(auto sid, s.Id("id"));
+    ASSIGN_OR_RETURN(auto participant, s.Str("participant", true, true));
+    ASSIGN_OR_RETURN(auto submitted, s.Time("submitted_at", true));
+    ASSIGN_OR_RETURN(auto status, s.Str("status", false));
+    RETURN_IF_ERROR(Insert(conn_, s.path(), "submission " + std::to_string(sid),
+                           "INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                           "submitted_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+                           {sid, phase_id, challenge_id, participant, ToUnix(*submitted),
+                            status.empty() ? std::string("finished") : status}));
+    ++report.submissions;
+    ASSIGN_OR_RETURN(const json* arts, s.Array("artifacts"));
+    for (std::size_t k = 0; k < arts->size(); ++k) {
+      Fields a((*arts)[k], Indexed(s.Path("artifacts"), k));
+      RETURN_IF_ERROR(a.CheckObject({"kind", "key", "size"}));
+      ASSIGN_OR_RETURN(auto kind, a.Str("kind", true));
+      if (!ArtifactKinds().contains(kind)) {
+        return InvalidArgument(a.Path("kind") + ": unknown artifact kind '" + kind + "'");
+      }
+      ASSIGN_OR_RETURN(auto key, a.Str("key", true));
+      if (auto st = ValidateArtifactKey(key); !st.ok()) return st.WithContext(a.Path("key"));
+      if (!a.Has("size") || !a.At("size").is_number_integer() ||
+          a.At("size").get<std::int64_t>() < 0) {
+        return InvalidArgument(a.Path("size") + ": must be a non-negative integer");
+      }
+      RETURN_IF_ERROR(InsertArtifact(a.path(), sid, kind, key, a.At("size").get<std::int64_t>()));
+      ++report.artifacts;
+    }
+    return Status::Ok();
+  }
+
+  Status InsertArtifact(const std::string& path, std::int64_t submission_id,
+                        const std::string& kind, const std::string& key, std::int64_t size) {
+    return Insert(conn_, path, "artifact key '" + key + "'",
+                  "INSERT INTO artifacts (submission_id, kind, storage_key, size_bytes) "
+                  "VALUES (?, ?, ?, ?)",
+                  {submission_id, kind, key, size});
   }
 
   std::int64_t Now() const { return ToUnix(ctx_.clock->Now()); }
@@ -371,6 +382,251 @@ Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& js
     if (ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(id);
   }
   return report;
+}
+
+namespace {
+
+// Runs `body` in a write transaction with an Importer, then fires the R8 trigger for `challenge`.
+template <typename Fn>
+Status InImporter(const ServiceContext& ctx, std::optional<std::int64_t> challenge, Fn&& body) {
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    Importer importer(*conn, ctx);
+    RETURN_IF_ERROR(body(*conn, importer));
+    if (challenge)
+      RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, *challenge).status());
+    RETURN_IF_ERROR(tx.Commit());
+  }
+  if (challenge && ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(*challenge);
+  return Status::Ok();
+}
+
+Result<std::int64_t> ChallengeOfPhase(SqlConnection& conn, std::int64_t phase_id) {
+  ASSIGN_OR_RETURN(auto row,
+                   conn.QueryOne("SELECT challenge_id FROM phases WHERE id = ?", {phase_id}));
+  if (!row) return NotFound("phase " + std::to_string(phase_id) + " does not exist");
+  return row->Int(0);
+}
+
+Result<std::int64_t> ChallengeOfSubmission(SqlConnection& conn, std::int64_t submission_id) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT challenge_id FROM submissions WHERE id = ?",
+                                           {submission_id}));
+  if (!row) return NotFound("submission " + std::to_string(submission_id) + " does not exist");
+  return row->Int(0);
+}
+
+// Applies the present keys of `body` as column updates; `columns` maps a field to its column and
+// kind ('s' string, 'b' boolean, 't' time or null, 'n' non-empty string).
+Status UpdateColumns(SqlConnection& conn, const std::string& table, std::int64_t id,
+                     const Fields& f, const std::vector<std::pair<const char*, char>>& columns) {
+  std::set<std::string> allowed;
+  for (const auto& [name, kind] : columns) allowed.insert(name);
+  RETURN_IF_ERROR(f.CheckObject(allowed));
+  for (const auto& [name, kind] : columns) {
+    if (!f.Has(name)) continue;  // absent (nulls are handled by the caller)
+    SqlValue v;
+    if (kind == 's' || kind == 'n') {
+      ASSIGN_OR_RETURN(auto str, f.Str(name, true, kind == 'n'));
+      v = str;
+    } else if (kind == 'b') {
+      ASSIGN_OR_RETURN(bool b, f.Bool(name, false));
+      v = std::int64_t{b ? 1 : 0};
+    } else {
+      ASSIGN_OR_RETURN(auto t, f.Time(name, false));
+      v = OptTime(t);
+    }
+    RETURN_IF_ERROR(
+        conn.Exec("UPDATE " + table + " SET " + name + " = ? WHERE id = ?", {v, id}).status());
+  }
+  return Status::Ok();
+}
+
+bool Present(const json& body, const char* key) { return body.is_object() && body.contains(key); }
+
+}  // namespace
+
+Result<std::int64_t> CreateHostTeam(const ServiceContext& ctx, const json& body) {
+  std::int64_t id = 0;
+  RETURN_IF_ERROR(InImporter(ctx, std::nullopt, [&](SqlConnection&, Importer& im) -> Status {
+    Fields f(body, "$");
+    RETURN_IF_ERROR(im.ImportTeam(f));
+    id = body.at("id").get<std::int64_t>();
+    return Status::Ok();
+  }));
+  return id;
+}
+
+Status AddTeamMember(const ServiceContext& ctx, std::int64_t team_id, const json& body) {
+  return InImporter(ctx, std::nullopt, [&](SqlConnection& conn, Importer&) -> Status {
+    Fields f(body, "$");
+    RETURN_IF_ERROR(f.CheckObject({"username", "status"}));
+    ASSIGN_OR_RETURN(auto username, f.Str("username", true, true));
+    ASSIGN_OR_RETURN(auto status, f.Str("status", true));
+    if (status != "accepted" && status != "pending") {
+      return InvalidArgument("$.status: must be \"accepted\" or \"pending\"");
+    }
+    ASSIGN_OR_RETURN(auto team, conn.QueryOne("SELECT id FROM host_teams WHERE id = ?", {team_id}));
+    if (!team) return NotFound("host team " + std::to_string(team_id) + " does not exist");
+    ASSIGN_OR_RETURN(auto user, UserId(conn, username));
+    if (!user) return NotFound("user '" + username + "' does not exist");
+    // Upsert: a pending member can be accepted later.
+    return conn
+        .Exec(
+            "INSERT INTO host_team_members (host_team_id, user_id, status) VALUES (?, ?, ?) "
+            "ON CONFLICT (host_team_id, user_id) DO UPDATE SET status = excluded.status",
+            {team_id, *user, status})
+        .status();
+  });
+}
+
+Result<std::int64_t> CreateChallenge(const ServiceContext& ctx, const json& body) {
+  if (!body.is_object() || !body.contains("id") || !body["id"].is_number_integer()) {
+    return InvalidArgument("$.id: must be a positive integer");
+  }
+  const std::int64_t id = body["id"].get<std::int64_t>();
+  RETURN_IF_ERROR(InImporter(ctx, id, [&](SqlConnection&, Importer& im) -> Status {
+    ImportReport report;
+    return im.ImportChallenge(Fields(body, "$"), report);
+  }));
+  return id;
+}
+
+Status UpdateChallenge(const ServiceContext& ctx, std::int64_t challenge_id, const json& body) {
+  return InImporter(ctx, challenge_id, [&](SqlConnection& conn, Importer&) -> Status {
+    ASSIGN_OR_RETURN(auto row,
+                     conn.QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
+    if (!row) return NotFound("Challenge does not exist");
+    return UpdateColumns(conn, "challenges", challenge_id, Fields(body, "$"),
+                         {{"title", 'n'},
+                          {"description", 's'},
+                          {"approved", 'b'},
+                          {"inform_hosts", 'b'},
+                          {"start_date", 't'}});
+  });
+}
+
+Result<std::int64_t> CreatePhase(const ServiceContext& ctx, std::int64_t challenge_id,
+                                 const json& body) {
+  std::int64_t id = 0;
+  RETURN_IF_ERROR(InImporter(ctx, challenge_id, [&](SqlConnection& conn, Importer& im) -> Status {
+    ASSIGN_OR_RETURN(auto row,
+                     conn.QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
+    if (!row) return NotFound("Challenge does not exist");
+    ImportReport report;
+    RETURN_IF_ERROR(im.ImportPhase(Fields(body, "$"), challenge_id, report));
+    id = body.at("id").get<std::int64_t>();
+    return Status::Ok();
+  }));
+  return id;
+}
+
+Status UpdatePhase(const ServiceContext& ctx, std::int64_t phase_id, const json& body) {
+  std::int64_t challenge = 0;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(challenge, ChallengeOfPhase(*conn, phase_id));
+  }
+  return InImporter(ctx, challenge, [&](SqlConnection& conn, Importer&) -> Status {
+    RETURN_IF_ERROR(
+        UpdateColumns(conn, "phases", phase_id, Fields(body, "$"),
+                      {{"name", 'n'}, {"start_date", 't'}, {"end_date", 't'}, {"is_public", 'b'}}));
+    if (Present(body, "end_date") && body["end_date"].is_null()) {
+      RETURN_IF_ERROR(
+          conn.Exec("UPDATE phases SET end_date = NULL WHERE id = ?", {phase_id}).status());
+    }
+    return Status::Ok();
+  });
+}
+
+Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t phase_id,
+                                      const json& body) {
+  std::int64_t challenge = 0;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(challenge, ChallengeOfPhase(*conn, phase_id));
+  }
+  std::int64_t id = 0;
+  RETURN_IF_ERROR(InImporter(ctx, challenge, [&](SqlConnection&, Importer& im) -> Status {
+    ImportReport report;
+    RETURN_IF_ERROR(im.ImportSubmission(Fields(body, "$"), phase_id, challenge, report));
+    id = body.at("id").get<std::int64_t>();
+    return Status::Ok();
+  }));
+  return id;
+}
+
+Result<std::int64_t> RegisterArtifact(const ServiceContext& ctx, std::int64_t submission_id,
+                                      const json& body) {
+  Fields f(body, "$");
+  RETURN_IF_ERROR(f.CheckObject({"kind", "key", "size"}));
+  ASSIGN_OR_RETURN(auto kind, f.Str("kind", true));
+  if (!ArtifactKinds().contains(kind)) {
+    return InvalidArgument("$.kind: unknown artifact kind '" + kind + "'");
+  }
+  ASSIGN_OR_RETURN(auto key, f.Str("key", true));
+  if (auto st = ValidateArtifactKey(key); !st.ok()) return st.WithContext("$.key");
+  ASSIGN_OR_RETURN(auto stored, ctx.artifacts->Size(key));
+  if (!stored) return NotFound("artifact key '" + key + "' is not in the store");
+  if (f.Has("size")) {
+    if (!f.At("size").is_number_integer() || f.At("size").get<std::int64_t>() != *stored) {
+      return InvalidArgument("$.size: does not match the stored object's size (" +
+                             std::to_string(*stored) + " bytes)");
+    }
+  }
+  std::int64_t artifact_id = 0;
+  RETURN_IF_ERROR(InImporter(ctx, std::nullopt, [&](SqlConnection& conn, Importer& im) -> Status {
+    RETURN_IF_ERROR(ChallengeOfSubmission(conn, submission_id).status());
+    RETURN_IF_ERROR(im.InsertArtifact("$", submission_id, kind, key, *stored));
+    ASSIGN_OR_RETURN(auto row,
+                     conn.QueryOne("SELECT id FROM artifacts WHERE storage_key = ?", {key}));
+    artifact_id = row ? row->Int(0) : 0;
+    return Status::Ok();
+  }));
+  return artifact_id;
+}
+
+Result<std::int64_t> UploadArtifact(const ServiceContext& ctx, std::int64_t submission_id,
+                                    const std::string& kind, const std::string& key,
+                                    const std::string& bytes) {
+  if (!ArtifactKinds().contains(kind)) {
+    return InvalidArgument("kind: unknown artifact kind '" + kind + "'");
+  }
+  RETURN_IF_ERROR(ValidateArtifactKey(key));
+  {
+    auto conn = ctx.db->Lock();
+    RETURN_IF_ERROR(ChallengeOfSubmission(*conn, submission_id).status());
+    ASSIGN_OR_RETURN(auto existing,
+                     conn->QueryOne("SELECT id FROM artifacts WHERE storage_key = ?", {key}));
+    if (existing) return InvalidArgument("artifact key '" + key + "' already exists");
+  }
+  RETURN_IF_ERROR(ctx.artifacts->Put(key, bytes));
+  return RegisterArtifact(
+      ctx, submission_id,
+      json{{"kind", kind}, {"key", key}, {"size", static_cast<std::int64_t>(bytes.size())}});
+}
+
+Status UpdateUser(const ServiceContext& ctx, const std::string& username, const json& body) {
+  return InImporter(ctx, std::nullopt, [&](SqlConnection& conn, Importer&) -> Status {
+    ASSIGN_OR_RETURN(auto id, UserId(conn, username));
+    if (!id) return NotFound("user '" + username + "' does not exist");
+    Fields f(body, "$");
+    RETURN_IF_ERROR(f.CheckObject({"email", "is_admin"}));
+    if (f.Has("email")) {
+      ASSIGN_OR_RETURN(auto email, f.Str("email", true, true));
+      if (email.find('@') == std::string::npos) {
+        return InvalidArgument("$.email: '" + email + "' is not an e-mail address");
+      }
+      RETURN_IF_ERROR(conn.Exec("UPDATE users SET email = ? WHERE id = ?", {email, *id}).status());
+    }
+    if (f.Has("is_admin")) {
+      ASSIGN_OR_RETURN(bool admin, f.Bool("is_admin", false));
+      RETURN_IF_ERROR(conn.Exec("UPDATE users SET is_admin = ? WHERE id = ?",
+                                {std::int64_t{admin ? 1 : 0}, *id})
+                          .status());
+    }
+    return Status::Ok();
+  });
 }
 
 }  // namespace retention

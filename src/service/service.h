@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -114,5 +115,37 @@ Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const Retention
 // Same in its own write transaction.
 Result<std::int64_t> UpdateDates(const ServiceContext& ctx,
                                  std::optional<std::int64_t> challenge_id);
+
+}  // namespace retention
+
+namespace retention {
+
+// ---- platform writes (the API's create/update endpoints), validated like the import file ----
+// Each takes a JSON object in the import format's field names and returns the stored object's id.
+// InvalidArgument names the bad field; NotFound for an unknown parent; every change that feeds
+// R2 recomputes eligible dates at once (R3).
+Result<std::int64_t> CreateHostTeam(const ServiceContext& ctx, const nlohmann::json& body);
+Status AddTeamMember(const ServiceContext& ctx, std::int64_t team_id, const nlohmann::json& body);
+Result<std::int64_t> CreateChallenge(const ServiceContext& ctx, const nlohmann::json& body);
+// Fields: title, description, approved, inform_hosts, start_date.
+Status UpdateChallenge(const ServiceContext& ctx, std::int64_t challenge_id,
+                       const nlohmann::json& body);
+Result<std::int64_t> CreatePhase(const ServiceContext& ctx, std::int64_t challenge_id,
+                                 const nlohmann::json& body);
+// Fields: name, start_date, end_date (null clears), is_public. Recomputes the phase's dates.
+Status UpdatePhase(const ServiceContext& ctx, std::int64_t phase_id, const nlohmann::json& body);
+Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t phase_id,
+                                      const nlohmann::json& body);
+// Registers an artifact already in storage ({kind, key, size?}: size is read from the store and
+// must match when given; NotFound when the key is not in the store).
+Result<std::int64_t> RegisterArtifact(const ServiceContext& ctx, std::int64_t submission_id,
+                                      const nlohmann::json& body);
+// Stores `bytes` under `key` and registers it.
+Result<std::int64_t> UploadArtifact(const ServiceContext& ctx, std::int64_t submission_id,
+                                    const std::string& kind, const std::string& key,
+                                    const std::string& bytes);
+// Fields: email, is_admin.
+Status UpdateUser(const ServiceContext& ctx, const std::string& username,
+                  const nlohmann::json& body);
 
 }  // namespace retention

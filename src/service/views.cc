@@ -269,6 +269,33 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
   return j;
 }
 
+Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id, Role role) {
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto row,
+                   conn->QueryOne("SELECT c.title, c.retention_policy_consent, "
+                                  "c.retention_policy_consent_date, u.username, "
+                                  "c.retention_policy_notes, c.log_retention_days_override FROM "
+                                  "challenges c LEFT JOIN users u ON u.id = "
+                                  "c.retention_policy_consent_by WHERE c.id = ?",
+                                  {challenge_id}));
+  if (!row) return NotFound("Challenge does not exist");
+  const bool has = row->Bool(1);
+  const bool host = role == Role::kHost;
+  json out = {{"challenge_id", challenge_id},
+              {"challenge_title", row->Text(0)},
+              {"has_consent", has},
+              {"is_host", host},
+              {"can_provide_consent", host && !has}};
+  if (has && (host || role == Role::kAdmin)) {
+    out["consent_date"] = JsonTime(OptTime(*row, 2));
+    out["consent_by"] = row->IsNull(3) ? json() : json(row->Text(3));
+    out["retention_notes"] = row->Text(4);
+    out["custom_policies"] = {
+        {"log_retention_days_override", row->IsNull(5) ? json() : json(row->Int(5))}};
+  }
+  return out;
+}
+
 Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, int weeks) {
   if (weeks < 1 || weeks > 260) return InvalidArgument("weeks must be between 1 and 260");
   const TimePoint now = ctx.clock->Now();

@@ -22,6 +22,11 @@ Result<nlohmann::json> StatusView(const ServiceContext& ctx,
 Result<nlohmann::json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id,
                                          const User& user, Role role);
 
+// GET retention-consent-status (DESIGN.md section 6) in one query: details only for hosts and
+// admins, and only when consent is given.
+Result<nlohmann::json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id,
+                                         Role role);
+
 // Submissions and bytes that become deletable per week, for `weeks` weeks starting with the
 // current week (Monday); overdue ones fall in the first week. Held submissions are excluded.
 Result<nlohmann::json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id,

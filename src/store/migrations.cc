@@ -84,6 +84,7 @@ CREATE TABLE submissions (
 );
 CREATE INDEX submissions_phase ON submissions(phase_id);
 CREATE INDEX submissions_challenge ON submissions(challenge_id);
+CREATE INDEX submissions_participant ON submissions(participant, challenge_id);
 -- Drives the sweep and the notices: only live candidates are indexed, in eligible-date order.
 CREATE INDEX submission_sweep ON submissions(retention_eligible_date, id)
   WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;

@@ -1,0 +1,75 @@
+// The HTTP API of DESIGN.md section 6 and the browser UI's static files, as one HttpHandler.
+// Routes are thin: parse and check input, authorise, call the service functions, and render JSON.
+// No retention rule is implemented here.
+//
+// Thread-safe: Handle() runs concurrently on the server's threads.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "api/http_types.h"
+#include "service/service.h"
+
+namespace retention {
+
+// Who may call a route.
+enum class Access {
+  kPublic,       // no token needed
+  kUser,         // any signed-in user
+  kChallenge,    // any signed-in user; the challenge must exist (404 otherwise)
+  kHostOrAdmin,  // hosts of the challenge and admins
+  kHost,         // hosts of the challenge only (consent writes)
+  kAdmin,        // admins only
+};
+
+struct RouteInfo {
+  std::string method;
+  std::string pattern;  // "/api/challenges/{pk}/retention-info/"
+  Access access;
+};
+
+// Hooks into the parts of `serve` that are not service functions.
+struct ApiHooks {
+  std::function<Result<nlohmann::json>()> list_jobs;
+  std::function<Result<nlohmann::json>(const std::string& name, const std::string& actor)> run_job;
+  std::function<Result<nlohmann::json>(const std::string& job, int limit)> list_job_runs;
+  std::function<Result<nlohmann::json>(std::int64_t challenge_id, const std::string& event)>
+      challenge_event;  // approved / worker_restarted / task_definition_registered
+  std::function<Result<nlohmann::json>(const std::string& group, const nlohmann::json& lines)>
+      ingest_log_lines;
+  std::function<Result<nlohmann::json>(const std::string& group, const std::string& from,
+                                       const std::string& to, int limit)>
+      read_log_lines;
+};
+
+struct ApiOptions {
+  int consent_rate_per_minute = 60;
+};
+
+class Api {
+ public:
+  Api(ServiceContext& ctx, ApiOptions options, ApiHooks hooks);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  HttpResponse Handle(const HttpRequest& request);
+
+  // Every route with its access rule (for the authorization matrix test and docs).
+  static std::vector<RouteInfo> Routes();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace retention

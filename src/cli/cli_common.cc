@@ -1,0 +1,47 @@
+#include "cli/cli_common.h"
+
+#include <iostream>
+#include <sstream>
+
+namespace retention {
+
+using nlohmann::json;
+
+int Fail(const Status& s) {
+  std::cerr << "error: " << s.message() << "\n";
+  return ExitCodeFor(s);
+}
+
+void PrintJson(const json& j) {
+  std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
+}
+
+std::string Bytes(std::int64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  std::ostringstream out;
+  out.precision(u == 0 ? 0 : 1);
+  out << std::fixed << v << " " << units[u];
+  return out.str();
+}
+
+std::string Str(const json& j) {
+  if (j.is_null()) return "-";
+  if (j.is_string()) return j.get<std::string>();
+  return j.dump();
+}
+
+Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g) {
+  ConfigOverrides o;
+  if (!g.config_file.empty()) o.config_file = g.config_file;
+  if (!g.db_url.empty()) o.database_url = g.db_url;
+  ASSIGN_OR_RETURN(auto config, LoadConfig(o));
+  return App::Open(config);
+}
+
+}  // namespace retention

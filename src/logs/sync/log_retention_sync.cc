@@ -1,0 +1,443 @@
+#include "logs/sync/log_retention_sync.h"
+
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "domain/log_policy.h"
+#include "service/audit_log.h"
+#include "store/sql.h"
+
+namespace retention {
+
+using nlohmann::json;
+
+// The R8 inputs of one challenge, read from the database.
+struct LogRetentionSync::Inputs {
+  std::int64_t challenge_id = 0;
+  bool has_consent = false;
+  std::optional<int> override_days;
+  std::optional<TimePoint> start;
+  std::optional<TimePoint> latest_end;
+};
+
+// What the backend said about a group: `known` false when it could not be asked (error set).
+struct LogRetentionSync::Actual {
+  bool known = false;
+  bool exists = false;
+  std::optional<int> days;
+  Status error;
+};
+
+namespace {
+
+constexpr const char* kInputsQuery =
+    "SELECT c.id, c.retention_policy_consent, c.log_retention_days_override, c.start_date, "
+    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id) FROM challenges c";
+
+constexpr const char* kGroupPrefix = "challenge-pk-";
+
+json OptDays(std::optional<int> d) { return d ? json(*d) : json(); }
+
+std::string DaysText(std::optional<int> d) {
+  return d ? std::to_string(*d) + " days" : std::string("never expire");
+}
+
+std::optional<TimePoint> OptTime(const SqlRow& r, std::size_t i) {
+  if (auto v = r.OptInt(i)) return FromUnix(*v);
+  return std::nullopt;
+}
+
+}  // namespace
+
+json LogReconcileOutcomeJson(const LogReconcileOutcome& o) {
+  return json{{"challenge_id", o.challenge_id},
+              {"log_group", o.log_group},
+              {"desired_days", OptDays(o.desired_days)},
+              {"desired_explanation", o.explanation},
+              {"previous_days", o.actual_known ? OptDays(o.actual_days) : json()},
+              {"applied_days", o.applied_known ? OptDays(o.applied_days) : json()},
+              {"applied_known", o.applied_known},
+              {"state", o.state},
+              {"changed", o.changed},
+              {"error", o.error.ok() ? json() : json(o.error.ToString())}};
+}
+
+LogRetentionSync::LogRetentionSync(const ServiceContext* ctx, LogRetention* backend,
+                                   LogRetentionSyncOptions options)
+    : ctx_(ctx), backend_(backend), options_(std::move(options)) {}
+
+LogRetentionSync::~LogRetentionSync() { StopWorker(); }
+
+Result<LogReconcileOutcome> LogRetentionSync::Apply(const Inputs& in, const Actual& actual,
+                                                    TimePoint now) {
+  const int days = in.override_days.value_or(ctx_->settings.default_days);
+  const DesiredLogPolicy desired =
+      DesiredLogRetention(in.has_consent, in.latest_end, in.start, days, now);
+  LogReconcileOutcome o;
+  o.challenge_id = in.challenge_id;
+  o.log_group = LogGroupName(in.challenge_id, ctx_->settings.environment);
+  o.desired_days = desired.days;
+  o.explanation = desired.explanation;
+  o.group_exists = actual.exists;
+  o.actual_known = actual.known;
+  o.actual_days = actual.days;
+
+  if (!actual.known) {
+    o.state = "error";
+    o.error = actual.error;
+  } else if (!actual.exists && !options_.backend_creates_groups) {
+    o.state = "pending";
+    o.applied_known = false;
+  } else if (actual.days == desired.days) {
+    // In step; a group the local store has not created yet has no policy, which is what a
+    // never-expire policy wants, so it is not created just for that.
+    o.state = "in_step";
+    o.applied_known = true;
+    o.applied_days = actual.days;
+  } else {
+    const Status s = desired.days ? backend_->SetPolicy(o.log_group, *desired.days)
+                                  : backend_->RemovePolicy(o.log_group);
+    if (s.ok()) {
+      o.state = "in_step";
+      o.changed = true;
+      o.applied_known = true;
+      o.applied_days = desired.days;
+    } else if (s.code() == StatusCode::kNotFound) {
+      // The group vanished (or never existed) between listing and writing: retry next time.
+      o.state = "pending";
+    } else {
+      o.state = "error";
+      o.error = s.WithContext("set log retention of " + o.log_group);
+      o.applied_known = actual.exists;
+      o.applied_days = actual.days;
+    }
+  }
+  RETURN_IF_ERROR(Record(o, now));
+  return o;
+}
+
+Status LogRetentionSync::Record(const LogReconcileOutcome& o, TimePoint now) {
+  auto conn = ctx_->db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  std::string last_error;
+  if (o.state == "pending") {
+    last_error = "log group " + o.log_group + " does not exist yet; the next reconcile applies it";
+  } else if (o.state == "error") {
+    last_error = o.error.ToString();
+  }
+  const SqlValue desired = o.desired_days ? SqlValue(std::int64_t{*o.desired_days}) : SqlNull();
+  if (o.state == "error" && !o.actual_known) {
+    // The backend could not be asked: keep the last known applied policy.
+    RETURN_IF_ERROR(conn->Exec(
+        "INSERT INTO log_retention_state (challenge_id, group_name, desired_days, applied_days, "
+        "applied_known, state, last_error, updated_at) VALUES (?, ?, ?, NULL, 0, 'error', ?, ?) "
+        "ON CONFLICT (challenge_id) DO UPDATE SET group_name = excluded.group_name, "
+        "desired_days = excluded.desired_days, state = 'error', last_error = excluded.last_error, "
+        "updated_at = excluded.updated_at",
+        {o.challenge_id, o.log_group, desired, last_error, ToUnix(now)}));
+  } else {
+    const SqlValue applied =
+        o.applied_known && o.applied_days ? SqlValue(std::int64_t{*o.applied_days}) : SqlNull();
+    RETURN_IF_ERROR(conn->Exec(
+        "INSERT INTO log_retention_state (challenge_id, group_name, desired_days, applied_days, "
+        "applied_known, state, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (challenge_id) DO UPDATE SET group_name = excluded.group_name, "
+        "desired_days = excluded.desired_days, applied_days = excluded.applied_days, "
+        "applied_known = excluded.applied_known, state = excluded.state, "
+        "last_error = excluded.last_error, updated_at = excluded.updated_at",
+        {o.challenge_id, o.log_group, desired, applied, std::int64_t{o.applied_known ? 1 : 0},
+         o.state, last_error.empty() ? SqlNull() : SqlValue(last_error), ToUnix(now)}));
+  }
+  if (o.changed) {
+    AuditEvent e;
+    e.ledger = "admin";
+    e.challenge_id = o.challenge_id;
+    e.actor = "system";
+    e.action = "log_retention_applied";
+    e.notes = o.log_group + ": " + DaysText(o.applied_days) + " (was " +
+              (o.group_exists ? DaysText(o.actual_days) : std::string("a new group")) + "); " +
+              o.explanation;
+    e.at = now;
+    RETURN_IF_ERROR(AppendAuditEvent(*conn, std::move(e)).status());
+  }
+  return tx.Commit();
+}
+
+Result<LogReconcileOutcome> LogRetentionSync::ReconcileChallenge(std::int64_t challenge_id,
+                                                                 TimePoint now) {
+  std::lock_guard<std::mutex> reconciling(reconcile_mu_);
+  Inputs in;
+  {
+    auto conn = ctx_->db->Lock();
+    ASSIGN_OR_RETURN(auto row,
+                     conn->QueryOne(std::string(kInputsQuery) + " WHERE c.id = ?", {challenge_id}));
+    if (!row) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
+    in.challenge_id = challenge_id;
+    in.has_consent = row->Bool(1);
+    if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
+    in.start = OptTime(*row, 3);
+    in.latest_end = OptTime(*row, 4);
+  }
+  Actual actual;
+  const std::string group = LogGroupName(challenge_id, ctx_->settings.environment);
+  auto described = backend_->Describe(group);
+  if (described.ok()) {
+    actual.known = true;
+    actual.exists = described->has_value();
+    if (actual.exists) actual.days = (*described)->retention_days;
+  } else {
+    actual.error = described.status().WithContext("describe log group " + group);
+  }
+  auto outcome = Apply(in, actual, now);
+  if (!outcome.ok()) {
+    return outcome.status().WithContext("log retention of challenge " +
+                                        std::to_string(challenge_id));
+  }
+  return outcome;
+}
+
+Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
+  std::lock_guard<std::mutex> reconciling(reconcile_mu_);
+  std::vector<Inputs> challenges;
+  {
+    auto conn = ctx_->db->Lock();
+    ASSIGN_OR_RETURN(auto rows, conn->Query(std::string(kInputsQuery) + " ORDER BY c.id"));
+    challenges.reserve(rows.size());
+    for (const auto& r : rows) {
+      Inputs in;
+      in.challenge_id = r.Int(0);
+      in.has_consent = r.Bool(1);
+      if (auto d = r.OptInt(2)) in.override_days = static_cast<int>(*d);
+      in.start = OptTime(r, 3);
+      in.latest_end = OptTime(r, 4);
+      challenges.push_back(in);
+    }
+  }
+  auto listed = backend_->List(kGroupPrefix);
+  if (!listed.ok()) {
+    return listed.status().WithContext("list log groups with prefix " + std::string(kGroupPrefix));
+  }
+  std::map<std::string, std::optional<int>, std::less<>> groups;
+  for (const auto& g : *listed) groups.emplace(g.name, g.retention_days);
+
+  std::int64_t changed = 0, in_step = 0, pending = 0, failed = 0, lines_deleted = 0;
+  json changes = json::array();
+  json errors = json::array();
+  for (const auto& in : challenges) {
+    Actual actual;
+    actual.known = true;
+    const auto it = groups.find(LogGroupName(in.challenge_id, ctx_->settings.environment));
+    actual.exists = it != groups.end();
+    if (actual.exists) actual.days = it->second;
+    ASSIGN_OR_RETURN(auto o, Apply(in, actual, now));
+    if (o.changed) {
+      ++changed;
+      changes.push_back({{"challenge_id", o.challenge_id},
+                         {"log_group", o.log_group},
+                         {"from_days", o.group_exists ? OptDays(o.actual_days) : json()},
+                         {"to_days", OptDays(o.applied_days)}});
+    }
+    if (o.state == "in_step") {
+      ++in_step;
+    } else if (o.state == "pending") {
+      ++pending;
+    } else {
+      ++failed;
+      errors.push_back({{"challenge_id", o.challenge_id},
+                        {"log_group", o.log_group},
+                        {"error", o.error.ToString()}});
+    }
+  }
+  json result{{"processed", static_cast<std::int64_t>(challenges.size())},
+              {"checked", static_cast<std::int64_t>(challenges.size())},
+              {"changed", changed},
+              {"in_step", in_step},
+              {"pending", pending},
+              {"changes", changes}};
+  if (options_.local_store != nullptr) {
+    auto enforced = options_.local_store->Enforce(now);
+    if (enforced.ok()) {
+      lines_deleted = enforced->lines_removed;
+      result["enforcement"] = {{"groups_with_policy", enforced->groups_with_policy},
+                               {"segments_removed", enforced->segments_removed},
+                               {"segments_rewritten", enforced->segments_rewritten},
+                               {"lines_removed", enforced->lines_removed},
+                               {"bytes_freed", enforced->bytes_freed}};
+    } else {
+      ++failed;
+      errors.push_back(
+          {{"challenge_id", json()},
+           {"log_group", json()},
+           {"error", enforced.status().WithContext("enforce local log retention").ToString()}});
+    }
+  }
+  result["deleted"] = lines_deleted;
+  result["failed"] = failed;
+  result["errors"] = errors;
+  return result;
+}
+
+void LogRetentionSync::RunTrigger(std::int64_t challenge_id) {
+  auto o = ReconcileChallenge(challenge_id, ctx_->clock->Now());
+  if (!options_.on_trigger_error) return;
+  if (!o.ok()) {
+    options_.on_trigger_error(o.status());
+  } else if (o->state == "error") {
+    options_.on_trigger_error(
+        o->error.WithContext("log retention of challenge " + std::to_string(challenge_id)));
+  }
+}
+
+void LogRetentionSync::Trigger(std::int64_t challenge_id) {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (worker_running_) {
+      if (queued_.insert(challenge_id).second) {
+        queue_.push_back(challenge_id);
+        queue_cv_.notify_one();
+      }
+      return;
+    }
+  }
+  RunTrigger(challenge_id);
+}
+
+void LogRetentionSync::StartWorker() {
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  if (worker_running_) return;
+  worker_running_ = true;
+  stopping_ = false;
+  worker_ = std::thread([this] { WorkerLoop(); });
+}
+
+void LogRetentionSync::StopWorker() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (!worker_running_) return;
+    stopping_ = true;
+    queue_cv_.notify_all();
+  }
+  worker_.join();
+  std::lock_guard<std::mutex> lock(queue_mu_);
+  worker_running_ = false;
+  stopping_ = false;
+}
+
+void LogRetentionSync::WaitIdle() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+void LogRetentionSync::WorkerLoop() {
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  for (;;) {
+    queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) break;  // stopping, and everything queued is done
+    const std::int64_t id = queue_.front();
+    queue_.pop_front();
+    // Unmark before reconciling: a trigger arriving meanwhile may carry newer inputs.
+    queued_.erase(id);
+    busy_ = true;
+    lock.unlock();
+    RunTrigger(id);
+    lock.lock();
+    busy_ = false;
+    if (queue_.empty()) idle_cv_.notify_all();
+  }
+  idle_cv_.notify_all();
+}
+
+Result<json> LogRetentionSync::ChallengeEvent(std::int64_t challenge_id, const std::string& event) {
+  if (event != "approved" && event != "worker_restarted" && event != "task_definition_registered") {
+    return InvalidArgument("event '" + event +
+                           "' must be approved, worker_restarted or task_definition_registered");
+  }
+  {
+    auto conn = ctx_->db->Lock();
+    ASSIGN_OR_RETURN(auto row,
+                     conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
+    if (!row) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
+  }
+  const std::string group = LogGroupName(challenge_id, ctx_->settings.environment);
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (worker_running_) {
+      if (queued_.insert(challenge_id).second) {
+        queue_.push_back(challenge_id);
+        queue_cv_.notify_one();
+      }
+      return json{{"log_group", group}, {"queued", true}};
+    }
+  }
+  ASSIGN_OR_RETURN(auto o, ReconcileChallenge(challenge_id, ctx_->clock->Now()));
+  json j = LogReconcileOutcomeJson(o);
+  j["queued"] = false;
+  return j;
+}
+
+Result<json> LogRetentionSync::IngestLogLines(const std::string& group, const json& lines) {
+  if (options_.local_store == nullptr) {
+    return FailedPrecondition("log lines go to " + backend_->Url() +
+                              " directly; only the local log store ingests them");
+  }
+  RETURN_IF_ERROR(ValidateLogGroupName(group));
+  if (!lines.is_array()) return InvalidArgument("'lines' must be an array of {timestamp, message}");
+  std::vector<LogLine> parsed;
+  parsed.reserve(lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const json& l = lines[i];
+    const std::string where = "lines[" + std::to_string(i) + "]";
+    if (!l.is_object()) return InvalidArgument(where + " must be an object");
+    for (const auto& [key, value] : l.items()) {
+      if (key != "timestamp" && key != "message") {
+        return InvalidArgument(where + ": unknown field '" + key + "'");
+      }
+    }
+    if (!l.contains("timestamp") || !l["timestamp"].is_string()) {
+      return InvalidArgument(where + ".timestamp must be an RFC 3339 string");
+    }
+    if (!l.contains("message") || !l["message"].is_string()) {
+      return InvalidArgument(where + ".message must be a string");
+    }
+    auto t = ParseTime(l["timestamp"].get<std::string>());
+    if (!t.ok()) return t.status().WithContext(where + ".timestamp");
+    parsed.push_back(LogLine{*t, l["message"].get<std::string>()});
+  }
+  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, ctx_->clock->Now()));
+  return json{{"log_group", group}, {"ingested", static_cast<std::int64_t>(parsed.size())}};
+}
+
+Result<json> LogRetentionSync::ReadLogLines(const std::string& group, const std::string& from,
+                                            const std::string& to, int limit) {
+  if (options_.local_store == nullptr) {
+    return FailedPrecondition("log lines are kept by " + backend_->Url() +
+                              "; only the local log store serves them");
+  }
+  RETURN_IF_ERROR(ValidateLogGroupName(group));
+  if (limit < 1 || limit > 100000) {
+    return InvalidArgument("limit " + std::to_string(limit) + " is out of range 1-100000");
+  }
+  TimePoint begin = FromUnix(0);
+  TimePoint end = FromUnix(253402300800);  // 10000-01-01T00:00:00Z
+  if (!from.empty()) {
+    auto t = ParseTime(from);
+    if (!t.ok()) return t.status().WithContext("from");
+    begin = *t;
+  }
+  if (!to.empty()) {
+    auto t = ParseTime(to);
+    if (!t.ok()) return t.status().WithContext("to");
+    end = *t;
+  }
+  ASSIGN_OR_RETURN(auto lines,
+                   options_.local_store->Read(group, begin, end, static_cast<std::size_t>(limit)));
+  json out = json::array();
+  for (const auto& l : lines) {
+    out.push_back({{"timestamp", FormatTime(l.timestamp)}, {"message", l.message}});
+  }
+  return json{
+      {"log_group", group}, {"lines", out}, {"count", static_cast<std::int64_t>(lines.size())}};
+}
+
+}  // namespace retention

@@ -1,0 +1,7 @@
+#include "notify/mail.h"
+
+namespace retention {
+
+MailSender::~MailSender() = default;
+
+}  // namespace retention

@@ -1,0 +1,387 @@
+"""The HTTP API end to end (issue 3): the authorization matrix over every route, EvalAI's cases,
+bad input never giving a 5xx, the consent rate limit, platform writes, and the UI being served."""
+import json
+import os
+import unittest
+
+from api_helpers import Server
+from helpers import DataSet, Workspace
+
+HOST, PENDING, PARTICIPANT, ADMIN = "alice-token-123", "carol-token-123", "bob-token-1234", "admin-token-123"
+ROLES = {"anonymous": None, "participant": PARTICIPANT, "pending": PENDING, "host": HOST,
+         "admin": ADMIN}
+
+# Who may call each route: the expected outcome per role ("ok" = authorised; 401/403 refused).
+EVERYONE = {"anonymous": "ok", "participant": "ok", "pending": "ok", "host": "ok", "admin": "ok"}
+USERS = {"anonymous": 401, "participant": "ok", "pending": "ok", "host": "ok", "admin": "ok"}
+HOSTS_ADMINS = {"anonymous": 401, "participant": 403, "pending": 403, "host": "ok", "admin": "ok"}
+HOSTS = {"anonymous": 401, "participant": 403, "pending": 403, "host": "ok", "admin": 403}
+ADMINS = {"anonymous": 401, "participant": 403, "pending": 403, "host": 403, "admin": "ok"}
+
+MATRIX = {
+    ("GET", "/healthz"): EVERYONE,
+    ("GET", "/metrics"): EVERYONE,
+    ("GET", "/api/routes"): ADMINS,
+    ("GET", "/api/me"): USERS,
+    ("GET", "/api/challenges"): USERS,
+    ("POST", "/api/challenges"): ADMINS,
+    ("PATCH", "/api/challenges/{pk}"): ADMINS,
+    ("POST", "/api/challenges/{pk}/retention-consent/"): HOSTS,
+    ("GET", "/api/challenges/{pk}/retention-consent-status/"): USERS,
+    ("POST", "/api/challenges/{pk}/update-retention-consent/"): HOSTS,
+    ("GET", "/api/challenges/{pk}/retention-info/"): USERS,
+    ("GET", "/api/challenges/{pk}/forecast"): HOSTS_ADMINS,
+    ("POST", "/api/challenges/{pk}/override"): ADMINS,
+    ("POST", "/api/challenges/{pk}/hold"): ADMINS,
+    ("POST", "/api/challenges/{pk}/events"): ADMINS,
+    ("POST", "/api/challenges/{pk}/phases"): ADMINS,
+    ("PATCH", "/api/phases/{id}"): ADMINS,
+    ("POST", "/api/phases/{id}/submissions"): ADMINS,
+    ("POST", "/api/submissions/{id}/artifacts"): ADMINS,
+    ("PUT", "/api/submissions/{id}/artifacts/upload"): ADMINS,
+    ("POST", "/api/submissions/{id}/hold"): ADMINS,
+    ("POST", "/api/users"): ADMINS,
+    ("PATCH", "/api/users/{name}"): ADMINS,
+    ("POST", "/api/users/{name}/tokens"): ADMINS,
+    ("POST", "/api/host-teams"): ADMINS,
+    ("POST", "/api/host-teams/{id}/members"): ADMINS,
+    # Hosts may read their own challenge's ledger (checked in AuditTests); the matrix call has no
+    # challenge_id, which only admins may do.
+    ("GET", "/api/audit"): {"anonymous": 401, "participant": 403, "pending": 403, "host": 403,
+                            "admin": "ok"},
+    ("GET", "/api/audit/verify"): ADMINS,
+    ("GET", "/api/plan"): ADMINS,
+    ("GET", "/api/jobs"): ADMINS,
+    ("GET", "/api/jobs/runs"): ADMINS,
+    ("POST", "/api/jobs/{name}/run"): ADMINS,
+    ("GET", "/api/outbox"): ADMINS,
+    ("POST", "/api/log-groups/{name}/lines"): ADMINS,
+    ("GET", "/api/log-groups/{name}/lines"): ADMINS,
+}
+
+PARAMS = {"{pk}": "1", "{id}": "10", "{name}": "bob"}
+
+
+def fill(pattern, method):
+    path = pattern
+    if "/submissions/{id}" in path:
+        path = path.replace("{id}", "100")
+    if "/host-teams/{id}" in path:
+        path = path.replace("{id}", "1")
+    if "/jobs/{name}" in path:
+        path = path.replace("{name}", "no_such_job")
+    if "/log-groups/{name}" in path:
+        path = path.replace("{name}", "challenge-pk-1-production-workers")
+    for k, v in PARAMS.items():
+        path = path.replace(k, v)
+    return path
+
+
+def base_data(ws):
+    d = DataSet(ws)
+    d.users.append({"username": "pendingcarol", "email": "pc@example.org"})
+    for u in d.users:
+        if u["username"] == "carol":
+            u["token"] = PENDING
+    c = d.challenge(1, consent=False)
+    d.phase(c, end_days_ago=40, submissions=2)
+    c2 = d.challenge(2)
+    d.phase(c2, end_days_ago=40, submissions=1)
+    d.load()
+    return d
+
+
+class ApiTest(unittest.TestCase):
+    env = None
+
+    def setUp(self):
+        self.ws = Workspace(notice_days=0, extra_env=self.env)
+        self.addCleanup(self.ws.close)
+        self.data = base_data(self.ws)
+        self.server = Server(self.ws)
+        self.addCleanup(self.server.stop)
+
+    def call(self, method, path, body=None, token=None, **kw):
+        return self.server.request(method, path, body=body, token=token, **kw)
+
+
+class AuthorizationMatrixTests(ApiTest):
+    def test_every_route_is_in_the_matrix(self):
+        status, body, _ = self.call("GET", "/api/routes", token=ADMIN)
+        self.assertEqual(status, 200)
+        served = {(r["method"], r["pattern"]) for r in body["routes"]}
+        self.assertEqual(served - set(MATRIX), set(), "routes missing from the test's matrix")
+        self.assertEqual(set(MATRIX) - served, set(), "matrix names routes the server lacks")
+
+    def test_every_route_for_every_role(self):
+        failures = []
+        for (method, pattern), expected in sorted(MATRIX.items()):
+            path = fill(pattern, method)
+            for role, token in ROLES.items():
+                body = {} if method in ("POST", "PATCH", "PUT") else None
+                if "retention-consent/" in pattern and "update" not in pattern:
+                    body = {"notes": 1}  # invalid on purpose: authorised callers get 400
+                if "update-retention-consent" in pattern:
+                    body = {"consent": "yes"}
+                status, resp, _ = self.call(method, path, body=body, token=token)
+                want = expected[role]
+                if want == "ok":
+                    if status in (401, 403) or status >= 500:
+                        failures.append("%s %s as %s: %d %s" % (method, path, role, status, resp))
+                elif status != want:
+                    failures.append("%s %s as %s: %d, wanted %d" % (method, path, role, status, want))
+        self.assertEqual(failures, [])
+
+
+class EvalAiCaseTests(ApiTest):
+    def test_status_of_a_missing_challenge_is_404(self):
+        status, body, _ = self.call("GET", "/api/challenges/999/retention-consent-status/", token=HOST)
+        self.assertEqual(status, 404)
+        self.assertEqual(body, {"error": "Challenge does not exist"})
+
+    def test_non_host_gets_403_on_both_consent_writes(self):
+        for token in (PARTICIPANT, PENDING, ADMIN):
+            s1, _, _ = self.call("POST", "/api/challenges/1/retention-consent/", {}, token)
+            s2, _, _ = self.call("POST", "/api/challenges/1/update-retention-consent/",
+                                 {"consent": True}, token)
+            self.assertEqual((s1, s2), (403, 403))
+        self.assertEqual(self.ws.sql("SELECT retention_policy_consent FROM challenges WHERE id = 1")[0][0], 0)
+
+    def test_update_requires_a_json_boolean_and_changes_nothing_otherwise(self):
+        before = self.ws.dump()
+        for body in ({}, {"consent": "false"}, {"consent": "true"}, {"consent": 1}, {"consent": None},
+                     {"consent": True, "extra": 1}):
+            status, resp, _ = self.call("POST", "/api/challenges/1/update-retention-consent/", body, HOST)
+            self.assertEqual(status, 400, body)
+            self.assertIn("error", resp)
+        self.assertEqual(self.ws.dump(), before)
+
+    def test_grant_saves_notes_regrant_keeps_date_withdrawal_keeps_history(self):
+        status, body, _ = self.call("POST", "/api/challenges/1/retention-consent/",
+                                    {"notes": "lab approved"}, HOST)
+        self.assertEqual(status, 201)
+        self.assertEqual(body["consent_by"], "alice")
+        self.assertEqual(body["challenge_id"], 1)
+        first_date = body["consent_date"]
+        status, again, _ = self.call("POST", "/api/challenges/1/retention-consent/", {}, HOST)
+        self.assertEqual(status, 200)
+        self.assertEqual(again["consent_date"], first_date)
+        status, upd, _ = self.call("POST", "/api/challenges/1/update-retention-consent/",
+                                   {"consent": True}, HOST)
+        self.assertEqual((status, upd["consent_date"]), (200, first_date))
+        _, st, _ = self.call("GET", "/api/challenges/1/retention-consent-status/", token=HOST)
+        self.assertEqual(st["retention_notes"], "lab approved")
+        self.assertTrue(st["has_consent"])
+        self.assertFalse(st["can_provide_consent"])
+        self.assertIn("custom_policies", st)
+        status, w, _ = self.call("POST", "/api/challenges/1/update-retention-consent/",
+                                 {"consent": False}, HOST)
+        self.assertEqual(status, 200)
+        self.assertIsNone(w["consent_date"])
+        self.assertIsNone(w["consent_by"])
+        status, ledger, _ = self.call("GET", "/api/audit?challenge_id=1", token=HOST)
+        self.assertEqual(status, 200)
+        actions = [e["action"] for e in ledger["events"] if e["ledger"] == "consent"]
+        self.assertEqual(actions, ["granted", "withdrawn"])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions WHERE challenge_id = 1 AND "
+                                     "retention_eligible_date IS NOT NULL")[0][0], 0)
+
+    def test_details_are_hidden_from_non_hosts(self):
+        _, host_view, _ = self.call("GET", "/api/challenges/2/retention-consent-status/", token=HOST)
+        self.assertIn("consent_date", host_view)
+        self.assertTrue(host_view["is_host"])
+        for token in (PARTICIPANT, PENDING):
+            status, view, _ = self.call("GET", "/api/challenges/2/retention-consent-status/", token=token)
+            self.assertEqual(status, 200)
+            self.assertTrue(view["has_consent"])
+            self.assertFalse(view["is_host"])
+            for key in ("consent_date", "consent_by", "retention_notes", "custom_policies"):
+                self.assertNotIn(key, view)
+            _, info, _ = self.call("GET", "/api/challenges/2/retention-info/", token=token)
+            self.assertNotIn("consent_by", info["retention_policy"])
+
+    def test_retention_info_has_the_calculated_retention(self):
+        status, info, _ = self.call("GET", "/api/challenges/2/retention-info/", token=HOST)
+        self.assertEqual(status, 200)
+        self.assertEqual(info["calculated_retention"]["retention_days"], 30)
+        self.assertEqual(info["calculated_retention"]["log_group"], "challenge-pk-2-production-workers")
+        self.assertEqual(info["submissions"]["total"], 1)
+        self.assertEqual(info["submissions"]["eligible_now"], 1)
+        self.assertTrue(info["user_permissions"]["is_host"])
+
+
+class BadInputTests(ApiTest):
+    def assertClientError(self, status, body, code=400):
+        self.assertEqual(status, code, body)
+        self.assertIsInstance(body, dict)
+        self.assertTrue(body.get("error"))
+
+    def test_malformed_json_wrong_types_and_unknown_fields(self):
+        s, b, _ = self.call("POST", "/api/challenges/1/override", token=ADMIN, raw='{"days": 5,',
+                            headers={"Content-Type": "application/json"})
+        self.assertClientError(s, b)
+        self.assertIn("malformed JSON", b["error"])
+        for body in ({"days": "30", "reason": "x"}, {"days": 0, "reason": "x"}, {"days": 3654, "reason": "x"},
+                     {"days": 30}, {"days": 30, "reason": "x", "colour": "red"}, {"days": 1.5, "reason": "x"}):
+            s, b, _ = self.call("POST", "/api/challenges/1/override", body, ADMIN)
+            self.assertClientError(s, b)
+        s, b, _ = self.call("POST", "/api/challenges/1/override", token=ADMIN, raw="[1, 2]",
+                            headers={"Content-Type": "application/json"})
+        self.assertClientError(s, b)
+
+    def test_non_json_body_is_415_and_huge_body_is_413(self):
+        s, b, _ = self.call("POST", "/api/challenges/1/hold", token=ADMIN, raw="hold=1",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertClientError(s, b, 415)
+        s, b, _ = self.call("POST", "/api/challenges/1/hold", token=ADMIN, raw=b"x" * (2 << 20),
+                            headers={"Content-Type": "application/json"})
+        self.assertEqual(s, 413)
+        self.assertEqual(self.call("GET", "/healthz")[0], 200, "the server survives a huge body")
+
+    def test_bad_ids_and_bad_dates(self):
+        for path in ("/api/challenges/abc/retention-info/", "/api/challenges/0/retention-info/",
+                     "/api/challenges/-1/retention-info/", "/api/challenges/99999999999999999999/retention-info/"):
+            s, b, _ = self.call("GET", path, token=HOST)
+            self.assertClientError(s, b)
+        s, b, _ = self.call("GET", "/api/plan?as_of=tomorrow", token=ADMIN)
+        self.assertClientError(s, b)
+        self.assertIn("tomorrow", b["error"])
+        s, b, _ = self.call("PATCH", "/api/phases/10", {"end_date": "31/12/2026"}, ADMIN)
+        self.assertClientError(s, b)
+        s, b, _ = self.call("GET", "/api/challenges/1/forecast?weeks=x", token=HOST)
+        self.assertClientError(s, b)
+        s, b, _ = self.call("GET", "/api/audit?challenge_id=seven", token=ADMIN)
+        self.assertClientError(s, b)
+
+    def test_invalid_utf8_and_bad_tokens_never_5xx(self):
+        s, b, _ = self.call("POST", "/api/users", token=ADMIN, raw=b'{"username": "\xff\xfe", "email": "a@b"}',
+                            headers={"Content-Type": "application/json"})
+        self.assertLess(s, 500)
+        s, b, _ = self.call("GET", "/api/me", headers={"Authorization": "Token " + "x" * 5000})
+        self.assertEqual(s, 401)
+        s, b, _ = self.call("GET", "/api/me", headers={"Authorization": "Basic abc"})
+        self.assertEqual(s, 401)
+        s, b, _ = self.call("GET", "/api/me", headers={"Authorization": "bearer " + HOST})
+        self.assertEqual(s, 200)
+        self.assertEqual(b["username"], "alice")
+
+
+class RateLimitTests(ApiTest):
+    env = {"RETENTION_CONSENT_RATE_PER_MINUTE": "3"}
+
+    def test_consent_writes_are_rate_limited_per_user(self):
+        statuses = [self.call("POST", "/api/challenges/1/update-retention-consent/",
+                              {"consent": i % 2 == 0}, HOST)[0] for i in range(3)]
+        self.assertEqual(statuses, [200, 200, 200])
+        s, b, h = self.call("POST", "/api/challenges/1/retention-consent/", {}, HOST)
+        self.assertEqual(s, 429)
+        self.assertGreaterEqual(int(h["Retry-After"]), 1)
+        # Reads are not limited.
+        self.assertEqual(self.call("GET", "/api/challenges/1/retention-consent-status/", token=HOST)[0], 200)
+
+
+class PlatformTests(ApiTest):
+    def test_create_team_challenge_phase_submission_and_artifacts(self):
+        s, _, _ = self.call("POST", "/api/users", {"username": "erin", "email": "erin@example.org"}, ADMIN)
+        self.assertEqual(s, 201)
+        s, tok, _ = self.call("POST", "/api/users/erin/tokens", {}, ADMIN)
+        self.assertEqual(s, 201)
+        self.assertEqual(self.call("GET", "/api/me", token=tok["token"])[1]["username"], "erin")
+        self.assertEqual(self.call("POST", "/api/host-teams", {"id": 5, "name": "T"}, ADMIN)[0], 201)
+        self.assertEqual(self.call("POST", "/api/host-teams/5/members",
+                                   {"username": "erin", "status": "accepted"}, ADMIN)[0], 201)
+        s, b, _ = self.call("POST", "/api/challenges", {"id": 50, "title": "New", "host_team": 5}, ADMIN)
+        self.assertEqual(s, 201, b)
+        s, b, _ = self.call("POST", "/api/challenges/50/phases",
+                            {"id": 500, "name": "Test", "end_date": "2026-04-01T00:00:00Z"}, ADMIN)
+        self.assertEqual(s, 201, b)
+        s, b, _ = self.call("POST", "/api/phases/500/submissions",
+                            {"id": 5000, "participant": "bob", "submitted_at": "2026-03-01T00:00:00Z"}, ADMIN)
+        self.assertEqual(s, 201, b)
+        s, b, _ = self.call("PUT", "/api/submissions/5000/artifacts/upload?kind=input_file&key=up/5000/in.zip",
+                            token=ADMIN, raw=b"\x00\x01zipbytes", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(s, 201, b)
+        with open(os.path.join(self.ws.artifacts, "up/5000/in.zip"), "rb") as f:
+            self.assertEqual(f.read(), b"\x00\x01zipbytes")
+        os.makedirs(os.path.join(self.ws.artifacts, "pre"), exist_ok=True)
+        with open(os.path.join(self.ws.artifacts, "pre/out.txt"), "w") as f:
+            f.write("12345")
+        s, b, _ = self.call("POST", "/api/submissions/5000/artifacts",
+                            {"kind": "stdout_file", "key": "pre/out.txt", "size": 4}, ADMIN)
+        self.assertEqual(s, 400, "a size that does not match the store is refused")
+        s, b, _ = self.call("POST", "/api/submissions/5000/artifacts",
+                            {"kind": "stdout_file", "key": "pre/out.txt"}, ADMIN)
+        self.assertEqual(s, 201, b)
+        s, b, _ = self.call("POST", "/api/submissions/5000/artifacts",
+                            {"kind": "stdout_file", "key": "pre/missing.txt"}, ADMIN)
+        self.assertEqual(s, 404)
+        self.assertEqual(self.call("POST", "/api/challenges/50/retention-consent/", {}, tok["token"])[0], 201)
+        plan = self.call("GET", "/api/plan?challenge_id=50", token=ADMIN)[1]
+        self.assertEqual([i["submission_id"] for i in plan["deletable"]], [5000])
+        self.assertEqual(plan["deletable"][0]["bytes"], 10 + 5)
+
+    def test_phase_end_date_and_visibility_recompute_at_once(self):
+        def eligible():
+            return self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE phase_id = 11")[0][0]
+        phase = self.ws.sql("SELECT id, end_date FROM phases WHERE challenge_id = 2")[0]
+        self.assertEqual(phase[0], 11)
+        self.assertEqual(eligible(), phase[1] + 30 * 86400)
+        s, _, _ = self.call("PATCH", "/api/phases/11", {"end_date": "2026-05-01T00:00:00Z"}, ADMIN)
+        self.assertEqual(s, 200)
+        self.assertEqual(eligible(), 1777593600 + 30 * 86400)
+        self.call("PATCH", "/api/phases/11", {"is_public": True}, ADMIN)
+        self.assertIsNone(eligible())
+        self.call("PATCH", "/api/phases/11", {"is_public": False}, ADMIN)
+        self.assertIsNotNone(eligible())
+        self.call("PATCH", "/api/phases/11", {"end_date": None}, ADMIN)
+        self.assertIsNone(eligible())
+
+    def test_events_are_recorded_and_audited(self):
+        for event in ("approved", "worker_restarted", "task_definition_registered"):
+            s, b, _ = self.call("POST", "/api/challenges/2/events", {"event": event}, ADMIN)
+            self.assertEqual(s, 202, b)
+        s, b, _ = self.call("POST", "/api/challenges/2/events", {"event": "exploded"}, ADMIN)
+        self.assertEqual(s, 400)
+        actions = [e["action"] for e in self.call("GET", "/api/audit?challenge_id=2", token=ADMIN)[1]["events"]]
+        for event in ("approved", "worker_restarted", "task_definition_registered"):
+            self.assertIn("event_" + event, actions)
+
+    def test_override_and_holds_are_audited_and_csv_export_works(self):
+        self.assertEqual(self.call("POST", "/api/challenges/2/override", {"days": 5, "reason": "short"}, ADMIN)[0], 200)
+        self.assertEqual(self.call("POST", "/api/challenges/2/hold", {"hold": True, "reason": "court"}, ADMIN)[0], 200)
+        self.assertEqual(self.call("POST", "/api/submissions/100/hold", {"hold": True, "reason": "x"}, ADMIN)[0], 200)
+        s, csv, h = self.call("GET", "/api/audit?format=csv", token=ADMIN)
+        self.assertEqual(s, 200)
+        self.assertIn("text/csv", h["Content-Type"])
+        self.assertIn("override_set", csv)
+        self.assertIn("hold_set", csv)
+        v = self.call("GET", "/api/audit/verify", token=ADMIN)[1]
+        self.assertTrue(v["ok"])
+        plan = self.call("GET", "/api/plan", token=ADMIN)[1]
+        self.assertEqual({s["reason"] for s in plan["skipped"]}, {"challenge_on_hold"})
+
+
+class ServiceTests(ApiTest):
+    def test_health_metrics_ui_and_graceful_stop(self):
+        s, b, _ = self.call("GET", "/healthz")
+        self.assertEqual((s, b), (200, {"status": "ok"}))
+        self.call("GET", "/api/me", token=HOST)
+        s, text, h = self.call("GET", "/metrics")
+        self.assertEqual(s, 200)
+        for name in ("retention_http_requests_total", "retention_http_request_duration_seconds_bucket",
+                     "retention_artifacts_deleted_total", "retention_bytes_freed_total",
+                     "retention_sweep_failures", "retention_oldest_overdue_seconds"):
+            self.assertIn(name, text)
+        self.assertIn('route="GET /api/me",status="200"', text)
+        s, html, h = self.call("GET", "/")
+        self.assertEqual(s, 200)
+        self.assertIn("text/html", h["Content-Type"])
+        s, js, h = self.call("GET", "/app.js")
+        self.assertEqual(s, 200)
+        self.assertIn("javascript", h["Content-Type"])
+        self.assertEqual(self.call("GET", "/nope.js")[0], 404)
+        self.assertEqual(self.server.stop(), 0, "SIGTERM ends serve cleanly with exit 0")
+
+
+if __name__ == "__main__":
+    unittest.main()
