@@ -311,7 +311,8 @@ struct Api::Impl {
       call.user = *user;
       call.signed_in = true;
     }
-    if (call.params.contains("pk")) {
+    // Routes open to every user of a challenge resolve the role in their own query.
+    if (call.params.contains("pk") && r.info.access != Access::kChallenge) {
       auto conn = ctx.db->Lock();
       auto role = RoleFor(*conn, call.user, call.Id("pk"));
       if (!role.ok()) {
@@ -551,7 +552,7 @@ struct Api::Impl {
   }
 
   HttpResponse ConsentStatus(Call& c) {
-    auto status = ConsentStatusView(ctx, c.Id("pk"), c.role);
+    auto status = ConsentStatusView(ctx, c.Id("pk"), c.user);
     if (!status.ok()) return FromStatus(status.status());
     return Json(200, *status);
   }
@@ -579,7 +580,13 @@ struct Api::Impl {
   }
 
   HttpResponse RetentionInfo(Call& c) {
-    auto info = RetentionInfoView(ctx, c.Id("pk"), c.user, c.role);
+    Result<Role> role = Role::kAnonymous;
+    {
+      auto conn = ctx.db->Lock();
+      role = RoleFor(*conn, c.user, c.Id("pk"));
+    }
+    if (!role.ok()) return FromStatus(role.status());
+    auto info = RetentionInfoView(ctx, c.Id("pk"), c.user, *role);
     if (!info.ok()) return FromStatus(info.status());
     return Json(200, *info);
   }

@@ -269,16 +269,21 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
   return j;
 }
 
-Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id, Role role) {
+Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id,
+                               const User& user) {
   auto conn = ctx.db->Lock();
-  ASSIGN_OR_RETURN(auto row,
-                   conn->QueryOne("SELECT c.title, c.retention_policy_consent, "
-                                  "c.retention_policy_consent_date, u.username, "
-                                  "c.retention_policy_notes, c.log_retention_days_override FROM "
-                                  "challenges c LEFT JOIN users u ON u.id = "
-                                  "c.retention_policy_consent_by WHERE c.id = ?",
-                                  {challenge_id}));
+  ASSIGN_OR_RETURN(
+      auto row, conn->QueryOne("SELECT c.title, c.retention_policy_consent, "
+                               "c.retention_policy_consent_date, u.username, "
+                               "c.retention_policy_notes, c.log_retention_days_override, "
+                               "m.status FROM challenges c LEFT JOIN users u ON u.id = "
+                               "c.retention_policy_consent_by LEFT JOIN host_team_members m ON "
+                               "m.host_team_id = c.host_team_id AND m.user_id = ? WHERE c.id = ?",
+                               {user.id, challenge_id}));
   if (!row) return NotFound("Challenge does not exist");
+  const Role role = user.is_admin                ? Role::kAdmin
+                    : row->Text(6) == "accepted" ? Role::kHost
+                                                 : Role::kParticipant;
   const bool has = row->Bool(1);
   const bool host = role == Role::kHost;
   json out = {{"challenge_id", challenge_id},

@@ -24,8 +24,9 @@ Result<nlohmann::json> RetentionInfoView(const ServiceContext& ctx, std::int64_t
 
 // GET retention-consent-status (DESIGN.md section 6) in one query: details only for hosts and
 // admins, and only when consent is given.
+// The caller's role is resolved in the same query (this is the hottest read endpoint).
 Result<nlohmann::json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id,
-                                         Role role);
+                                         const User& user);
 
 // Submissions and bytes that become deletable per week, for `weeks` weeks starting with the
 // current week (Monday); overdue ones fall in the first week. Held submissions are excluded.
