@@ -1,5 +1,7 @@
 #include "cli/cli_common.h"
 
+#include "core/units.h"
+
 #include <iostream>
 #include <sstream>
 
@@ -16,19 +18,7 @@ void PrintJson(const json& j) {
   std::cout << j.dump(2, ' ', false, json::error_handler_t::replace) << "\n";
 }
 
-std::string Bytes(std::int64_t b) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  std::ostringstream out;
-  out.precision(u == 0 ? 0 : 1);
-  out << std::fixed << v << " " << units[u];
-  return out.str();
-}
+std::string Bytes(std::int64_t b) { return HumanBytes(b); }
 
 std::string Str(const json& j) {
   if (j.is_null()) return "-";

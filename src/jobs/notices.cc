@@ -1,5 +1,7 @@
 #include "jobs/notices.h"
 
+#include "core/units.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -79,19 +81,6 @@ std::string KindText(const std::string& kind) {
   return (it == kNames.end() ? kind : it->second) + " (" + kind + ")";
 }
 
-std::string HumanBytes(std::int64_t b) {
-  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(b);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  if (u == 0) return std::to_string(b) + " bytes";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
-  return buf;
-}
 
 std::int64_t DaysRemaining(TimePoint deletion, TimePoint now) {
   const std::int64_t secs = ToUnix(deletion) - ToUnix(now);
