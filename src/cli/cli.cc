@@ -513,6 +513,24 @@ int RunCli(int argc, char** argv) {
     };
   });
 
+  // Name an unknown command plainly (CLI11 would only say that a subcommand is required).
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--config" || arg == "--db") {
+      ++i;
+      continue;
+    }
+    if (arg.rfind("-", 0) == 0) continue;
+    bool known = false;
+    for (const auto* sub : cli.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == arg;
+    }
+    if (!known) {
+      std::cerr << "error: unknown command '" << arg << "' (see retention --help)\n";
+      return 2;
+    }
+    break;
+  }
   try {
     cli.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

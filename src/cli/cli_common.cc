@@ -1,9 +1,9 @@
 #include "cli/cli_common.h"
 
-#include "core/units.h"
-
 #include <iostream>
 #include <sstream>
+
+#include "core/units.h"
 
 namespace retention {
 

@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <set>
 #include <sstream>
@@ -29,6 +30,12 @@ bool ParseInt(const std::string& text, int& out) {
 }
 
 void ApplyFile(const std::string& file, Config& c, Problems& problems) {
+  if (std::FILE* f = std::fopen(file.c_str(), "r"); f != nullptr) {
+    std::fclose(f);
+  } else {
+    problems.Add("config file " + file + " cannot be read");
+    return;
+  }
   toml::table root;
   try {
     root = toml::parse_file(file);

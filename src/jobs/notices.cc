@@ -1,7 +1,5 @@
 #include "jobs/notices.h"
 
-#include "core/units.h"
-
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/units.h"
 #include "notify/outbox.h"
 #include "service/audit_log.h"
 #include "service/views.h"
@@ -80,7 +79,6 @@ std::string KindText(const std::string& kind) {
   auto it = kNames.find(kind);
   return (it == kNames.end() ? kind : it->second) + " (" + kind + ")";
 }
-
 
 std::int64_t DaysRemaining(TimePoint deletion, TimePoint now) {
   const std::int64_t secs = ToUnix(deletion) - ToUnix(now);

@@ -1,0 +1,147 @@
+#include "service/service.h"
+
+#include <gtest/gtest.h>
+
+#include "artifacts/local/local_artifact_store.h"
+#include "domain/retention_rules.h"
+#include "service/audit_log.h"
+#include "store/migrations.h"
+#include "store/sqlite/sqlite_connection.h"
+
+namespace retention {
+namespace {
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto conn = OpenSqlite(":memory:");
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE(Migrate(**conn).ok());
+    db_ = std::make_unique<Database>(std::move(conn).value());
+    ctx_.db = db_.get();
+    ctx_.clock = &clock_;
+    ctx_.settings.default_days = 30;
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO users (id, username, email, created_at) VALUES "
+                        "(1, 'alice', 'a@x', 0), (2, 'bob', 'b@x', 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO host_teams (id, name) VALUES (1, 't')").ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO host_team_members VALUES (1, 1, 'accepted'), "
+                        "(1, 2, 'pending')")
+                    .ok());
+  }
+
+  FakeClock clock_{FromUnix(1780000000)};
+  std::unique_ptr<Database> db_;
+  ServiceContext ctx_;
+};
+
+// The set-based recompute (SQL) and the domain's R2 must agree on every combination of inputs.
+TEST_F(ServiceTest, SetBasedRecomputeAgreesWithTheDomainRule) {
+  struct Case {
+    bool consent;
+    std::optional<int> override_days;
+    bool is_public;
+    std::optional<std::int64_t> end;
+  };
+  std::vector<Case> cases;
+  for (bool consent : {false, true}) {
+    for (std::optional<int> o : {std::optional<int>(), std::optional<int>(90)}) {
+      for (bool pub : {false, true}) {
+        for (auto end : {std::optional<std::int64_t>(), std::optional<std::int64_t>(1770000000)}) {
+          cases.push_back({consent, o, pub, end});
+        }
+      }
+    }
+  }
+  {
+    auto c = db_->Lock();
+    for (std::size_t i = 0; i < cases.size(); ++i) {
+      const auto id = static_cast<std::int64_t>(i + 1);
+      const Case& k = cases[i];
+      ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, "
+                          "retention_policy_consent, log_retention_days_override, created_at) "
+                          "VALUES (?, 't', 1, ?, ?, 0)",
+                          {id, std::int64_t{k.consent ? 1 : 0},
+                           k.override_days ? SqlValue(std::int64_t{*k.override_days}) : SqlNull()})
+                      .ok());
+      ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public) "
+                          "VALUES (?, ?, 'p', ?, ?)",
+                          {id, id, SqlOpt(k.end), std::int64_t{k.is_public ? 1 : 0}})
+                      .ok());
+      ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                          "submitted_at, retention_eligible_date) VALUES (?, ?, ?, 'bob', 0, 1)",
+                          {id, id, id})
+                      .ok());
+    }
+  }
+  auto changed = UpdateDates(ctx_, std::nullopt);
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(*changed, static_cast<std::int64_t>(cases.size())) << "every seeded date was wrong";
+  auto c = db_->Lock();
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    const Case& k = cases[i];
+    auto row = c->QueryOne("SELECT retention_eligible_date FROM submissions WHERE id = ?",
+                           {static_cast<std::int64_t>(i + 1)});
+    ASSERT_TRUE(row.ok());
+    const auto want =
+        EligibleDate(k.consent, k.end ? std::optional<TimePoint>(FromUnix(*k.end)) : std::nullopt,
+                     k.is_public, k.override_days.value_or(30));
+    const auto got = (*row)->OptInt(0);
+    ASSERT_EQ(got.has_value(), want.has_value()) << "case " << i;
+    if (want) {
+      EXPECT_EQ(*got, ToUnix(*want)) << "case " << i;
+    }
+  }
+}
+
+TEST_F(ServiceTest, OnlyAcceptedHostsMayGiveConsentAndRegrantKeepsTheDate) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) "
+                        "VALUES (7, 'c', 1, 0)")
+                    .ok());
+  }
+  auto pending = GrantConsent(ctx_, 7, "bob", std::nullopt);
+  EXPECT_EQ(pending.status().code(), StatusCode::kPermissionDenied);
+  auto first = GrantConsent(ctx_, 7, "alice", std::string("ok"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(first->changed);
+  clock_.Advance(std::chrono::hours(24));
+  auto again = GrantConsent(ctx_, 7, "alice", std::string("still ok"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  EXPECT_EQ(again->consent_date, first->consent_date);
+  EXPECT_EQ(again->notes, "still ok");
+  auto c = db_->Lock();
+  auto events = ListAuditEvents(*c, AuditFilter{7, std::string("consent"), std::nullopt, 100});
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].action, "granted");
+  EXPECT_EQ((*events)[1].action, "notes_changed");
+}
+
+TEST_F(ServiceTest, AuditChainDetectsAnEditedAndARemovedEvent) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(RecordAdminAction(ctx_, std::nullopt, "admin", "test", std::to_string(i)).ok());
+  }
+  auto c = db_->Lock();
+  auto ok = VerifyAuditChain(*c);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_TRUE(ok->ok);
+  EXPECT_EQ(ok->count, 3);
+  ASSERT_TRUE(c->Exec("UPDATE audit_events SET notes = 'x' WHERE id = 2").ok());
+  auto edited = VerifyAuditChain(*c);
+  ASSERT_TRUE(edited.ok());
+  EXPECT_FALSE(edited->ok);
+  EXPECT_EQ(edited->bad_event_id.value_or(0), 2);
+  ASSERT_TRUE(c->Exec("UPDATE audit_events SET notes = '1' WHERE id = 2").ok());
+  ASSERT_TRUE(c->Exec("DELETE FROM audit_events WHERE id = 3").ok());
+  auto removed = VerifyAuditChain(*c);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_FALSE(removed->ok);
+  EXPECT_NE(removed->error.find("removed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace retention
