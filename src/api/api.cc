@@ -71,7 +71,7 @@ Result<int> QueryInt(const HttpRequest& req, const char* key, int fallback, int 
   if (it == req.query.end()) return fallback;
   try {
     std::size_t used = 0;
-    const long v = std::stol(it->second, &used);
+    const std::int64_t v = std::stoll(it->second, &used);
     if (used != it->second.size() || v < lo || v > hi) throw std::out_of_range("range");
     return static_cast<int>(v);
   } catch (...) {
@@ -85,7 +85,7 @@ Result<std::optional<std::int64_t>> QueryId(const HttpRequest& req, const char* 
   if (it == req.query.end()) return std::optional<std::int64_t>();
   try {
     std::size_t used = 0;
-    const long long v = std::stoll(it->second, &used);
+    const std::int64_t v = std::stoll(it->second, &used);
     if (used != it->second.size() || v <= 0) throw std::out_of_range("range");
     return std::optional<std::int64_t>(v);
   } catch (...) {

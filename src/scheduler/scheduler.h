@@ -53,7 +53,7 @@ struct SchedulerOptions {
 class Scheduler {
  public:
   // `env.service` (database, clock) must outlive the Scheduler; env.schedule holds the crons.
-  Scheduler(JobEnvironment env, SchedulerOptions options = {});
+  explicit Scheduler(JobEnvironment env, SchedulerOptions options = {});
   ~Scheduler();  // Stop()s.
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

@@ -58,9 +58,13 @@ class SqlConnection {
   // Runs a statement; returns the number of rows it changed. Errors: kAborted when the database
   // is busy or a serialisation conflict occurred (retry the transaction), kAlreadyExists on a
   // unique/primary-key violation, kFailedPrecondition on another constraint, kInternal otherwise.
-  virtual Result<std::int64_t> Exec(std::string_view sql, const SqlParams& params = {}) = 0;
+  Result<std::int64_t> Exec(std::string_view sql, const SqlParams& params = {}) {
+    return ExecImpl(sql, params);
+  }
   // Runs a query and returns all its rows (callers bound the result with LIMIT).
-  virtual Result<std::vector<SqlRow>> Query(std::string_view sql, const SqlParams& params = {}) = 0;
+  Result<std::vector<SqlRow>> Query(std::string_view sql, const SqlParams& params = {}) {
+    return QueryImpl(sql, params);
+  }
   // Runs several statements without parameters (migrations).
   virtual Status ExecScript(std::string_view sql) = 0;
 
@@ -75,6 +79,11 @@ class SqlConnection {
 
   // Convenience: the first row of a query, or nullopt when there is none.
   Result<std::optional<SqlRow>> QueryOne(std::string_view sql, const SqlParams& params = {});
+
+ protected:
+  // What adapters implement (non-virtual wrappers above carry the default arguments).
+  virtual Result<std::int64_t> ExecImpl(std::string_view sql, const SqlParams& params) = 0;
+  virtual Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) = 0;
 };
 
 // RAII transaction: rolls back on destruction unless Commit() succeeded.
@@ -113,7 +122,7 @@ class Database {
     SqlConnection* conn_;
   };
 
-  Lease Lock() { return Lease(std::unique_lock<std::mutex>(mu_), *conn_); }
+  Lease Lock() { return {std::unique_lock<std::mutex>(mu_), *conn_}; }
 
  private:
   std::mutex mu_;

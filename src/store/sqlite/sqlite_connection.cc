@@ -40,7 +40,7 @@ class SqliteConnection final : public SqlConnection {
     sqlite3_close_v2(db_);
   }
 
-  Result<std::int64_t> Exec(std::string_view sql, const SqlParams& params) override {
+  Result<std::int64_t> ExecImpl(std::string_view sql, const SqlParams& params) override {
     ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, params));
     int rc = SQLITE_ROW;
     while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
@@ -49,7 +49,7 @@ class SqliteConnection final : public SqlConnection {
     return static_cast<std::int64_t>(sqlite3_changes64(db_));
   }
 
-  Result<std::vector<SqlRow>> Query(std::string_view sql, const SqlParams& params) override {
+  Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) override {
     ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, params));
     std::vector<SqlRow> rows;
     int rc = 0;
