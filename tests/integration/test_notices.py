@@ -251,12 +251,12 @@ class ServeTest(unittest.TestCase):
         return self.ws.sql("SELECT slot, status, owner, trigger FROM job_runs WHERE job = ? "
                            "ORDER BY id", (job,))
 
-    def wait_for(self, cond, timeout):
+    def wait_for(self, cond, timeout, poll=0.2):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if cond():
                 return True
-            time.sleep(0.2)
+            time.sleep(poll)
         return cond()
 
     def test_two_serve_processes_run_each_scheduled_slot_once(self):
@@ -283,8 +283,9 @@ class ServeTest(unittest.TestCase):
         c = d.challenge(1, start_date=iso(now.replace(year=now.year - 1)),
                         consent={"by": "alice", "at": iso(now.replace(year=now.year - 1)),
                                  "notes": ""})
-        for _ in range(6):
-            ph = d.phase(c, end_days_ago=None, submissions=400, artifacts=1, size=10)
+        # Enough work that the sweep runs for a few seconds, so the kill lands inside it.
+        for _ in range(20):
+            ph = d.phase(c, end_days_ago=None, submissions=600, artifacts=1, size=10)
             ph["end_date"] = iso(now.replace(year=now.year - 1))
             ph["start_date"] = iso(now.replace(year=now.year - 2))
         d.load()
@@ -303,8 +304,8 @@ class ServeTest(unittest.TestCase):
         def deleting():
             n = self.ws.sql("SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 1")[0][0]
             return 0 < n < total
-        if not self.wait_for(deleting, 150):
-            self.skipTest("the sweep finished before it could be killed")
+        self.assertTrue(self.wait_for(deleting, 150, poll=0.02),
+                        "never saw the sweep half done, so the kill could not land inside it")
         p.kill()
         p.wait()
         self.assertEqual(self.runs(job)[-1][1], "running")
