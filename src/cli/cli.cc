@@ -520,7 +520,7 @@ int RunCli(int argc, char** argv) {
       ++i;
       continue;
     }
-    if (arg.rfind("-", 0) == 0) continue;
+    if (arg.rfind('-', 0) == 0) continue;
     bool known = false;
     for (const auto* sub : cli.get_subcommands([](CLI::App*) { return true; })) {
       known = known || sub->get_name() == arg;

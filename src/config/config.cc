@@ -20,7 +20,7 @@ struct Problems {
 bool ParseInt(const std::string& text, int& out) {
   try {
     std::size_t used = 0;
-    const long v = std::stol(text, &used);
+    const std::int64_t v = std::stoll(text, &used);
     if (used != text.size()) return false;
     out = static_cast<int>(v);
     return true;

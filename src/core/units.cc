@@ -7,7 +7,7 @@ namespace retention {
 
 std::string HumanBytes(std::int64_t bytes) {
   static constexpr std::array<const char*, 5> kUnits = {"bytes", "KiB", "MiB", "GiB", "TiB"};
-  double v = static_cast<double>(bytes);
+  auto v = static_cast<double>(bytes);
   std::size_t u = 0;
   while (v >= 1024 && u + 1 < kUnits.size()) {
     v /= 1024;

@@ -1,10 +1,10 @@
 #include "scheduler/scheduler.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <iostream>
 #include <vector>
 
@@ -32,7 +32,7 @@ bool OwnerIsDead(const std::string& owner) {
   const std::string host =
       owner.substr(at + 1, hash == std::string::npos ? std::string::npos : hash - at - 1);
   if (host != HostName()) return false;
-  long pid = 0;
+  std::int64_t pid = 0;
   for (std::size_t i = 0; i < at; ++i) {
     if (owner[i] < '0' || owner[i] > '9') return false;
     pid = pid * 10 + (owner[i] - '0');

@@ -104,6 +104,7 @@ class Scheduler {
 std::string DefaultOwner();
 
 // The outcome of one attempt to run a job.
+// NOLINTNEXTLINE(bugprone-exception-escape): only nlohmann::json's allocation can throw here.
 struct JobRunOutcome {
   bool ran = false;         // false: another owner holds the job, or the slot is done
   std::string why_not;      // when !ran: "lease held by OWNER until T" / "slot already done"

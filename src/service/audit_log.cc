@@ -1,6 +1,7 @@
 #include "service/audit_log.h"
 
 #include <nlohmann/json.hpp>
+#include <ranges>
 
 #include "core/crypto.h"
 
@@ -76,7 +77,7 @@ Result<std::vector<AuditEvent>> ListAuditEvents(SqlConnection& conn, const Audit
   ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
   std::vector<AuditEvent> events;
   events.reserve(rows.size());
-  for (auto it = rows.rbegin(); it != rows.rend(); ++it) events.push_back(FromRow(*it));
+  for (const auto& row : std::ranges::reverse_view(rows)) events.push_back(FromRow(row));
   return events;
 }
 

@@ -55,7 +55,7 @@ Result<std::vector<Candidate>> LoadBatch(SqlConnection& conn, const RetentionSet
     f.submission_on_hold = r.Bool(3);
     if (auto notice = r.OptInt(4)) f.notice_sent_at = FromUnix(*notice);
     f.notice_days = settings.notice_days;
-    out.push_back(std::move(c));
+    out.push_back(c);
   }
   return out;
 }

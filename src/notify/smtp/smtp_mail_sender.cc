@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <mutex>
+#include <ranges>
 #include <string_view>
 #include <vector>
 
@@ -90,9 +91,9 @@ int CaptureReplies(CURL* /*handle*/, curl_infotype type, char* data, std::size_t
 // The last reply line carrying `code` ("550 5.1.1 no such user"), or the bare code.
 std::string ReplyText(const Exchange& ex, long code) {  // NOLINT(google-runtime-int): curl's type
   std::string prefix = std::to_string(code);
-  for (auto it = ex.replies.rbegin(); it != ex.replies.rend(); ++it) {
-    if (it->rfind(prefix, 0) == 0) {
-      std::string line = *it;
+  for (const auto& reply : std::ranges::reverse_view(ex.replies)) {
+    if (reply.rfind(prefix, 0) == 0) {
+      std::string line = reply;
       // A continuation line "250-text" reads better as "250 text".
       if (line.size() > prefix.size() && line[prefix.size()] == '-') {
         line[prefix.size()] = ' ';
