@@ -10,7 +10,7 @@ packages=(
   libtomlplusplus-dev libhowardhinnant-date-dev libsodium-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-aiosmtpd python3-botocore
-  chromium curl wrk
+  chromium curl wrk bc
 )
 
 missing=()
