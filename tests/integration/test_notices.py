@@ -10,23 +10,15 @@ import glob
 import json
 import os
 import signal
-import socket
-import sqlite3
 import subprocess
-import tempfile
 import time
 import unittest
 
-from helpers import BIN, DataSet, Workspace, iso, parse
+from api_helpers import Server, free_port
+from helpers import DataSet, Workspace, iso
 
 SMTP_SERVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "smtp_server.py")
 NOW = "2026-06-01T00:00:00Z"  # a Monday; the notifications job's next run is 10:00 today
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SmtpServer:
@@ -205,14 +197,6 @@ class JobCommandTest(unittest.TestCase):
         self.assertTrue(any(e["action"] == "job_run" for e in events), events)
 
 
-def http_ok(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 class ServeTest(unittest.TestCase):
     """`retention serve` runs the scheduler. Real time here: the crons fire every minute."""
 
@@ -232,20 +216,10 @@ class ServeTest(unittest.TestCase):
         return self.ws.write("retention.toml", "\n".join(lines) + "\n")
 
     def serve(self, config):
-        port = free_port()
-        log_path = os.path.join(self.ws.dir, "serve-%d.log" % len(self.procs))
-        with open(log_path, "w") as log:  # a file, not a pipe: a full pipe would block serve
-            p = subprocess.Popen([BIN, "--config", config, "serve", "--listen",
-                                  "127.0.0.1:%d" % port], env=self.ws.env,
-                                 stdout=subprocess.DEVNULL, stderr=log)
-        self.procs.append(p)
-        deadline = time.time() + 20
-        while time.time() < deadline and not http_ok(port):
-            if p.poll() is not None:
-                with open(log_path) as log:
-                    self.fail("serve exited: %s" % log.read())
-            time.sleep(0.1)
-        return p
+        server = Server(self.ws, config=config)
+        self.addCleanup(server.log.close)
+        self.procs.append(server.proc)
+        return server.proc
 
     def runs(self, job):
         return self.ws.sql("SELECT slot, status, owner, trigger FROM job_runs WHERE job = ? "
