@@ -1,6 +1,5 @@
 """The HTTP API end to end (issue 3): the authorization matrix over every route, EvalAI's cases,
 bad input never giving a 5xx, the consent rate limit, platform writes, and the UI being served."""
-import json
 import os
 import unittest
 

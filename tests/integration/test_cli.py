@@ -235,7 +235,7 @@ class RecomputeTests(WorkspaceTest):
     def test_update_dates_fixes_drift(self):
         d = self.data
         c = d.challenge(1)
-        p = d.phase(c, end_days_ago=10, submissions=3)
+        d.phase(c, end_days_ago=10, submissions=3)
         d.load()
         good = self.ws.sql("SELECT id, retention_eligible_date FROM submissions ORDER BY id")
         self.ws.sql("UPDATE submissions SET retention_eligible_date = 1")

@@ -5,7 +5,6 @@ enforcement."""
 import json
 import os
 import subprocess
-import sys
 import unittest
 import urllib.request
 
