@@ -763,7 +763,7 @@ struct Api::Impl {
 
   HttpResponse PostToken(Call& c) {
     if (auto s = CheckFields(c.body, {}); !s.ok()) return FromStatus(s);
-    auto t = CreateToken(ctx, c.params.at("name"));
+    auto t = CreateToken(ctx, c.params.at("name"), c.user.username);
     if (!t.ok()) return FromStatus(t.status());
     return Json(201, {{"username", c.params.at("name")}, {"token", *t}});
   }

@@ -261,6 +261,8 @@ int RunCli(int argc, char** argv) {
       if (!app.ok()) return Fail(app.status());
       auto n = UpdateDates((*app)->context(), std::nullopt);
       if (!n.ok()) return Fail(n.status());
+      (void)RecordAdminAction((*app)->context(), std::nullopt, "cli", "update_dates",
+                              std::to_string(*n) + " eligible dates changed");
       if (g.json) {
         PrintJson({{"updated", *n}});
       } else {
@@ -479,7 +481,7 @@ int RunCli(int argc, char** argv) {
     action = [&]() -> int {
       auto app = OpenApp(g);
       if (!app.ok()) return Fail(app.status());
-      auto t = CreateToken((*app)->context(), token_user);
+      auto t = CreateToken((*app)->context(), token_user, "cli");
       if (!t.ok()) return Fail(t.status());
       if (g.json) {
         PrintJson({{"username", token_user}, {"token", *t}});

@@ -160,7 +160,8 @@ Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
   return user;
 }
 
-Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username) {
+Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username,
+                                const std::string& actor) {
   auto conn = ctx.db->Lock();
   ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
   ASSIGN_OR_RETURN(auto user, FindUser(*conn, username));
@@ -168,6 +169,8 @@ Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& us
   RETURN_IF_ERROR(
       conn->Exec("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
                  {Sha256Hex(token), user.id, ToUnix(ctx.clock->Now())}));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", std::nullopt, std::nullopt, actor, "token_created",
+                              "for " + username, ctx.clock->Now()));
   RETURN_IF_ERROR(tx.Commit());
   return token;
 }

@@ -52,8 +52,10 @@ const char* RoleName(Role role);
 Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
                      const std::string& email, bool is_admin);
 Result<User> FindUser(SqlConnection& conn, const std::string& username);
-// Creates a token for the user and returns it in clear text (only its SHA-256 is stored).
-Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username);
+// Creates a token for the user and returns it in clear text (only its SHA-256 is stored). The
+// creation is audited with `actor`.
+Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username,
+                                const std::string& actor);
 // The user owning the token; Unauthenticated when none.
 Result<User> Authenticate(const ServiceContext& ctx, const std::string& token);
 // The user's role for a challenge (admin beats host). NotFound when the challenge does not exist.
