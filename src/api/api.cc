@@ -586,7 +586,7 @@ struct Api::Impl {
       role = RoleFor(*conn, c.user, c.Id("pk"));
     }
     if (!role.ok()) return FromStatus(role.status());
-    auto info = RetentionInfoView(ctx, c.Id("pk"), c.user, *role);
+    auto info = RetentionInfoView(ctx, c.Id("pk"), *role);
     if (!info.ok()) return FromStatus(info.status());
     return Json(200, *info);
   }

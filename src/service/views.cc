@@ -222,9 +222,7 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
   return out;
 }
 
-Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id,
-                               const User& user, Role role) {
-  (void)user;
+Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id, Role role) {
   auto conn = ctx.db->Lock();
   ASSIGN_OR_RETURN(auto rows,
                    conn->Query(std::string(kChallengeSql) + "WHERE c.id = ?", {challenge_id}));
