@@ -144,6 +144,20 @@ class SweepTests(WorkspaceTest):
                                      (sid,))[0][0], 1)
 
 
+class ProgressTests(WorkspaceTest):
+    def test_progress_is_shown_on_a_terminal_only(self):
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=40, submissions=3)
+        self.data.load()
+        # `script` runs the command on a pseudo-terminal.
+        tty = subprocess.run(["script", "-qec", "%s cleanup --dry-run" % BIN, "/dev/null"],
+                             capture_output=True, text=True, env=self.ws.env, timeout=60)
+        self.assertEqual(tty.returncode, 0, tty.stdout)
+        self.assertIn("sweep: 3/3 submissions examined", tty.stdout)
+        piped = self.ws.run("cleanup", "--dry-run", check=0)
+        self.assertNotIn("examined", piped.stderr + piped.stdout)
+
+
 class NoticeGateTests(WorkspaceTest):
     notice_days = 14
 

@@ -251,45 +251,64 @@ class ServeTest(unittest.TestCase):
             self.assertEqual(len(slots), len(set(slots)), "a slot ran twice: %r" % self.runs(name))
             self.assertTrue(all(r[1] == "succeeded" for r in self.runs(name)), self.runs(name))
 
-    def test_sigkill_during_a_sweep_is_marked_interrupted_and_the_next_run_finishes(self):
+    def start_long_sweep(self):
+        """Loads 12,000 eligible submissions and starts serve, whose catch-up sweeps at once."""
         d = DataSet(self.ws)
         now = dt_now()
         c = d.challenge(1, start_date=iso(now.replace(year=now.year - 1)),
                         consent={"by": "alice", "at": iso(now.replace(year=now.year - 1)),
                                  "notes": ""})
-        # Enough work that the sweep runs for a few seconds, so the kill lands inside it.
+        # Enough work that the sweep runs for a few seconds, so the signal lands inside it.
         for _ in range(20):
             ph = d.phase(c, end_days_ago=None, submissions=600, artifacts=1, size=10)
             ph["end_date"] = iso(now.replace(year=now.year - 1))
             ph["start_date"] = iso(now.replace(year=now.year - 2))
         d.load()
-        total = self.ws.sql("SELECT COUNT(*) FROM submissions")[0][0]
-        config = self.config({"cleanup_expired_submission_artifacts": "* * * * *",
-                              "update_submission_retention_dates": "0 0 1 1 *",
-                              "reconcile_log_retention": "0 0 1 1 *",
-                              "weekly_retention_notifications_and_consent_log": "0 0 1 1 *"})
-        # A scheduled history, so that a restart catches up.
+        self.total = self.ws.sql("SELECT COUNT(*) FROM submissions")[0][0]
+        self.sweep_config = self.config({"cleanup_expired_submission_artifacts": "* * * * *",
+                                         "update_submission_retention_dates": "0 0 1 1 *",
+                                         "reconcile_log_retention": "0 0 1 1 *",
+                                         "weekly_retention_notifications_and_consent_log": "0 0 1 1 *"})
+        # A scheduled history, so that a start catches up.
         self.ws.sql("INSERT INTO job_runs (job, trigger, slot, owner, started_at, finished_at, "
                     "status, result) VALUES ('cleanup_expired_submission_artifacts', 'schedule', "
                     "0, 'old@host', 0, 0, 'succeeded', '{}')")
-        p = self.serve(config)
-        job = "cleanup_expired_submission_artifacts"
+        p = self.serve(self.sweep_config)
 
         def deleting():
             n = self.ws.sql("SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 1")[0][0]
-            return 0 < n < total
+            return 0 < n < self.total
         self.assertTrue(self.wait_for(deleting, 150, poll=0.02),
-                        "never saw the sweep half done, so the kill could not land inside it")
+                        "never saw the sweep half done, so the signal could not land inside it")
+        return p
+
+    def test_sigkill_during_a_sweep_is_marked_interrupted_and_the_next_run_finishes(self):
+        job = "cleanup_expired_submission_artifacts"
+        p = self.start_long_sweep()
         p.kill()
         p.wait()
         self.assertEqual(self.runs(job)[-1][1], "running")
-        self.serve(config)
+        self.serve(self.sweep_config)
         self.assertTrue(self.wait_for(
             lambda: self.ws.sql("SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 0")
             [0][0] == 0, 150), "the next run did not finish the work")
         statuses = [r[1] for r in self.runs(job)]
         self.assertIn("interrupted", statuses)
         self.assertEqual(statuses[-1] if statuses[-1] != "running" else statuses[-2], "succeeded")
+
+    def test_sigterm_during_a_sweep_finishes_the_batch_and_records_interrupted(self):
+        job = "cleanup_expired_submission_artifacts"
+        p = self.start_long_sweep()
+        p.send_signal(signal.SIGTERM)
+        self.assertEqual(p.wait(timeout=60), 0, "serve exits 0 on SIGTERM")
+        self.assertEqual(self.runs(job)[-1][1], "interrupted")
+        left = self.ws.sql("SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 0")[0][0]
+        self.assertGreater(left, 0, "the sweep stopped early, leaving work")
+        # Whole batches only: no submission has some artifacts deleted and is still unflagged.
+        partial = self.ws.sql("SELECT COUNT(*) FROM submissions s WHERE s.is_artifact_deleted = 0 "
+                              "AND EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id = s.id "
+                              "AND a.state = 'deleted')")[0][0]
+        self.assertEqual(partial, 0)
 
 
 def dt_now():
