@@ -360,6 +360,34 @@ class PlatformTests(ApiTest):
         self.assertEqual({s["reason"] for s in plan["skipped"]}, {"challenge_on_hold"})
 
 
+class LogLineTests(ApiTest):
+    GROUP = "/api/log-groups/challenge-pk-2-production-workers/lines"
+
+    def test_ingest_then_read_by_time_range(self):
+        lines = [{"timestamp": "2026-05-0%dT12:00:00Z" % d, "message": "day %d" % d} for d in (1, 2, 3, 4)]
+        s, b, _ = self.call("POST", self.GROUP, {"lines": lines}, ADMIN)
+        self.assertEqual(s, 201, b)
+        self.assertEqual(b["ingested"], 4)
+        s, b, _ = self.call("GET", self.GROUP + "?from=2026-05-02T00:00:00Z&to=2026-05-04T00:00:00Z",
+                            token=ADMIN)
+        self.assertEqual(s, 200, b)
+        self.assertEqual([l["message"] for l in b["lines"]], ["day 2", "day 3"])
+        s, b, _ = self.call("GET", self.GROUP + "?limit=1", token=ADMIN)
+        self.assertEqual([l["message"] for l in b["lines"]], ["day 1"])
+
+    def test_bad_lines_and_bad_group_names_are_refused(self):
+        for body in ({"lines": [{"timestamp": "soon", "message": "x"}]},
+                     {"lines": [{"message": "no time"}]}, {"lines": "x"}):
+            s, b, _ = self.call("POST", self.GROUP, body, ADMIN)
+            self.assertEqual(s, 400, body)
+            self.assertIn("error", b)
+        s, b, _ = self.call("POST", "/api/log-groups/bad..name/lines",
+                            {"lines": [{"timestamp": "2026-05-01T00:00:00Z", "message": "x"}]}, ADMIN)
+        self.assertEqual(s, 400, b)
+        s, b, _ = self.call("GET", self.GROUP, token=ADMIN)
+        self.assertEqual(b["lines"], [], "a refused batch stores nothing")
+
+
 class ServiceTests(ApiTest):
     def test_health_metrics_ui_and_graceful_stop(self):
         s, b, _ = self.call("GET", "/healthz")
