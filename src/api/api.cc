@@ -313,7 +313,7 @@ struct Api::Impl {
     }
     // Routes open to every user of a challenge resolve the role in their own query.
     if (call.params.contains("pk") && r.info.access != Access::kChallenge) {
-      auto conn = ctx.db->Lock();
+      auto conn = ctx.db->LockRead();
       auto role = RoleFor(*conn, call.user, call.Id("pk"));
       if (!role.ok()) {
         if (role.status().code() == StatusCode::kNotFound) {
@@ -415,7 +415,7 @@ struct Api::Impl {
   // ---- public ----
 
   HttpResponse Healthz(Call&) {
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     auto row = conn->QueryOne("SELECT 1");
     if (!row.ok()) return JsonError(503, "database unavailable: " + row.status().message());
     return Json(200, {{"status", "ok"}});
@@ -451,7 +451,7 @@ struct Api::Impl {
           << "\n";
     }
     const std::int64_t now = ToUnix(ctx.clock->Now());
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     auto gauge = [&](const char* name, const char* help, const char* type, const char* sql,
                      const SqlParams& params) {
       auto row = conn->QueryOne(sql, params);
@@ -506,7 +506,7 @@ struct Api::Impl {
   }
 
   HttpResponse ListChallenges(Call& c) {
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     auto rows = conn->Query(
         "SELECT c.id, c.title, c.retention_policy_consent, c.legal_hold, c.approved, m.status "
         "FROM challenges c LEFT JOIN host_team_members m ON m.host_team_id = c.host_team_id AND "
@@ -582,7 +582,7 @@ struct Api::Impl {
   HttpResponse RetentionInfo(Call& c) {
     Result<Role> role = Role::kAnonymous;
     {
-      auto conn = ctx.db->Lock();
+      auto conn = ctx.db->LockRead();
       role = RoleFor(*conn, c.user, c.Id("pk"));
     }
     if (!role.ok()) return FromStatus(role.status());
@@ -786,7 +786,7 @@ struct Api::Impl {
     if (!limit.ok()) return FromStatus(limit.status());
     auto format = c.req.query.contains("format") ? c.req.query.at("format") : "json";
     if (format != "json" && format != "csv") return JsonError(400, "format must be json or csv");
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     if (!c.user.is_admin) {
       // Hosts may read their own challenge's ledger.
       if (!*challenge) return JsonError(403, "only admins may read the whole audit log");
@@ -811,7 +811,7 @@ struct Api::Impl {
   }
 
   HttpResponse AuditVerify(Call&) {
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     auto v = VerifyAuditChain(*conn);
     if (!v.ok()) return FromStatus(v.status());
     json out = {{"ok", v->ok}, {"count", v->count}};
@@ -874,7 +874,7 @@ struct Api::Impl {
   HttpResponse Outbox(Call& c) {
     auto limit = QueryInt(c.req, "limit", 100, 1, 10000);
     if (!limit.ok()) return FromStatus(limit.status());
-    auto conn = ctx.db->Lock();
+    auto conn = ctx.db->LockRead();
     std::string sql =
         "SELECT id, challenge_id, recipient, subject, state, attempts, last_error, created_at, "
         "sent_at FROM mail_outbox";

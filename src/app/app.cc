@@ -15,10 +15,10 @@ namespace retention {
 
 App::~App() = default;
 
-Result<std::unique_ptr<SqlConnection>> OpenDatabase(const std::string& url) {
+Result<std::unique_ptr<SqlConnection>> OpenDatabase(const std::string& url, bool read_only) {
   if (url.rfind("sqlite://", 0) == 0) {
     ASSIGN_OR_RETURN(auto path, PathFromUrl(url, "sqlite"));
-    return OpenSqlite(path);
+    return OpenSqlite(path, read_only);
   }
   if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
     return InvalidArgument("database url '" + url +
@@ -65,7 +65,15 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   app->config_ = config;
   ASSIGN_OR_RETURN(auto conn, OpenDatabase(config.database_url));
   if (migrate) RETURN_IF_ERROR(Migrate(*conn).status().WithContext("migrate database"));
-  app->db_ = std::make_unique<Database>(std::move(conn));
+  // Read-only connections let API reads proceed while a sweep batch holds the write lock.
+  std::vector<std::unique_ptr<SqlConnection>> readers;
+  if (config.database_url.find(":memory:") == std::string::npos) {
+    for (int i = 0; i < 2; ++i) {
+      ASSIGN_OR_RETURN(auto reader, OpenDatabase(config.database_url, /*read_only=*/true));
+      readers.push_back(std::move(reader));
+    }
+  }
+  app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers));
   ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();

@@ -66,6 +66,6 @@ class App {
 };
 
 // Opens only the database named by `url` (sqlite://PATH). Used by App and by tools.
-Result<std::unique_ptr<SqlConnection>> OpenDatabase(const std::string& url);
+Result<std::unique_ptr<SqlConnection>> OpenDatabase(const std::string& url, bool read_only = false);
 
 }  // namespace retention

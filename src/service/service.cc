@@ -178,7 +178,7 @@ Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& us
 Result<User> Authenticate(const ServiceContext& ctx, const std::string& token) {
   if (token.empty() || token.size() > 512) return Unauthenticated("invalid token");
   const std::string digest = Sha256Hex(token);
-  auto conn = ctx.db->Lock();
+  auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT t.token_hash, u.id, u.username, u.email, "
                                             "u.is_admin FROM api_tokens t JOIN users u ON "
                                             "u.id = t.user_id WHERE t.token_hash = ?",

@@ -189,7 +189,7 @@ Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const Ser
 }
 
 Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id) {
-  auto conn = ctx.db->Lock();
+  auto conn = ctx.db->LockRead();
   json out;
   const TimePoint now = ctx.clock->Now();
   out["as_of"] = FormatTime(now);
@@ -223,7 +223,7 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
 }
 
 Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id, Role role) {
-  auto conn = ctx.db->Lock();
+  auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto rows,
                    conn->Query(std::string(kChallengeSql) + "WHERE c.id = ?", {challenge_id}));
   if (rows.empty()) return NotFound("Challenge does not exist");
@@ -274,7 +274,7 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
 
 Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id,
                                const User& user) {
-  auto conn = ctx.db->Lock();
+  auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(
       auto row, conn->QueryOne("SELECT c.title, c.retention_policy_consent, "
                                "c.retention_policy_consent_date, u.username, "
@@ -311,7 +311,7 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   const std::int64_t day = ToUnix(now) / kSecondsPerDay;
   const std::int64_t monday = (day - ((day + 3) % 7)) * kSecondsPerDay;
   const std::int64_t week = 7 * kSecondsPerDay;
-  auto conn = ctx.db->Lock();
+  auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto exists,
                    conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
   if (!exists) return NotFound("Challenge does not exist");

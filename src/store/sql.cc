@@ -68,4 +68,26 @@ Status Transaction::Commit() {
   return s;
 }
 
+Database::Database(std::unique_ptr<SqlConnection> writer,
+                   std::vector<std::unique_ptr<SqlConnection>> readers)
+    : conn_(std::move(writer)) {
+  for (auto& r : readers) {
+    auto reader = std::make_unique<Reader>();
+    reader->conn = std::move(r);
+    readers_.push_back(std::move(reader));
+  }
+}
+
+Database::Lease Database::LockRead() {
+  if (readers_.empty()) return Lock();
+  const std::size_t start = next_reader_.fetch_add(1, std::memory_order_relaxed);
+  for (std::size_t i = 0; i < readers_.size(); ++i) {
+    Reader& r = *readers_[(start + i) % readers_.size()];
+    std::unique_lock<std::mutex> lock(r.mu, std::try_to_lock);
+    if (lock.owns_lock()) return {std::move(lock), *r.conn};
+  }
+  Reader& r = *readers_[start % readers_.size()];
+  return {std::unique_lock<std::mutex>(r.mu), *r.conn};
+}
+
 }  // namespace retention

@@ -8,6 +8,7 @@
 // A SqlConnection is not thread-safe: use one per thread, or guard it (see Database).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -105,10 +106,14 @@ class Transaction {
   SqlConnection* conn_;
 };
 
-// A connection shared between threads behind a mutex. Lock() hands out exclusive access.
+// The connections of one database, shared between threads. Lock() hands out exclusive access to
+// the connection that writes; LockRead() to one of the read-only connections (SQLite in WAL mode
+// lets them read while a write transaction runs), or to the writer when there are none (an
+// in-memory database). Reads through LockRead see every committed write.
 class Database {
  public:
-  explicit Database(std::unique_ptr<SqlConnection> conn) : conn_(std::move(conn)) {}
+  explicit Database(std::unique_ptr<SqlConnection> writer,
+                    std::vector<std::unique_ptr<SqlConnection>> readers = {});
 
   class Lease {
    public:
@@ -123,10 +128,18 @@ class Database {
   };
 
   Lease Lock() { return {std::unique_lock<std::mutex>(mu_), *conn_}; }
+  // For statements that only read. Prefers an idle reader; waits for one otherwise.
+  Lease LockRead();
 
  private:
+  struct Reader {
+    std::mutex mu;
+    std::unique_ptr<SqlConnection> conn;
+  };
   std::mutex mu_;
   std::unique_ptr<SqlConnection> conn_;
+  std::vector<std::unique_ptr<Reader>> readers_;
+  std::atomic<std::size_t> next_reader_{0};
 };
 
 }  // namespace retention

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -64,6 +66,41 @@ TEST(StoreTest, ForeignKeysAreEnforced) {
   auto bad = conn->Exec("INSERT INTO phases (id, challenge_id, name) VALUES (1, 99, 'x')");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(StoreTest, ReadersSeeCommittedWritesRefuseWritesAndDoNotWaitForTheWriter) {
+  const std::string path = ::testing::TempDir() + "/store_test_readers.db";
+  std::remove(path.c_str());
+  auto writer = OpenSqlite(path);
+  ASSERT_TRUE(writer.ok());
+  ASSERT_TRUE(Migrate(**writer).ok());
+  std::vector<std::unique_ptr<SqlConnection>> readers;
+  for (int i = 0; i < 2; ++i) {
+    auto r = OpenSqlite(path, /*read_only=*/true);
+    ASSERT_TRUE(r.ok());
+    readers.push_back(std::move(r).value());
+  }
+  Database db(std::move(writer).value(), std::move(readers));
+  {
+    auto w = db.Lock();
+    ASSERT_TRUE(w->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'a')").ok());
+  }
+  // The writer is busy inside a transaction: a reader still answers, with committed data only.
+  auto w = db.Lock();
+  ASSERT_TRUE(w->Begin(TxMode::kWrite).ok());
+  ASSERT_TRUE(w->Exec("INSERT INTO host_teams (id, name) VALUES (2, 'b')").ok());
+  {
+    auto r = db.LockRead();
+    auto count = r->QueryOne("SELECT COUNT(*) FROM host_teams");
+    ASSERT_TRUE(count.ok());
+    EXPECT_EQ((*count)->Int(0), 1);
+    EXPECT_FALSE(r->Exec("INSERT INTO host_teams (id, name) VALUES (3, 'c')").ok());
+  }
+  ASSERT_TRUE(w->Commit().ok());
+  auto r = db.LockRead();
+  auto count = r->QueryOne("SELECT COUNT(*) FROM host_teams");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ((*count)->Int(0), 2);
 }
 
 }  // namespace

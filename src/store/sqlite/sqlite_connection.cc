@@ -161,7 +161,7 @@ class SqliteConnection final : public SqlConnection {
 
 }  // namespace
 
-Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
+Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool read_only) {
   if (path != ":memory:") {
     std::error_code ec;
     const auto parent = std::filesystem::path(path).parent_path();
@@ -181,6 +181,11 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path) {
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) {
+      return s.WithContext("open sqlite database " + path);
+    }
+  }
+  if (read_only) {
+    if (auto s = conn->ExecScript("PRAGMA query_only = ON"); !s.ok()) {
       return s.WithContext("open sqlite database " + path);
     }
   }
