@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "domain/retention_rules.h"
+#include "notify/outbox.h"
 #include "service/audit_log.h"
 
 namespace retention {
@@ -260,10 +261,7 @@ Result<ConsentResult> WithdrawConsent(const ServiceContext& ctx, std::int64_t ch
                                   "withdrawn", notes.value_or(""), now));
       ASSIGN_OR_RETURN(recomputed, RecomputeEligibleDates(*conn, ctx.settings, challenge_id));
       // Pending notices are cancelled, and a later consent starts the notice period afresh.
-      ASSIGN_OR_RETURN(cancelled,
-                       conn->Exec("UPDATE mail_outbox SET state = 'cancelled', last_error = "
-                                  "'consent withdrawn' WHERE challenge_id = ? AND state = 'queued'",
-                                  {challenge_id}));
+      ASSIGN_OR_RETURN(cancelled, CancelQueuedMail(*conn, challenge_id, now));
       RETURN_IF_ERROR(
           conn->Exec("UPDATE submissions SET notice_sent_at = NULL WHERE "
                      "challenge_id = ? AND is_artifact_deleted = 0",
