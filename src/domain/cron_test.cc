@@ -5,18 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "core/test_support.h"
+
 namespace retention {
 namespace {
+
+using ::retention::testing::T;
 
 using std::chrono::Friday;
 using std::chrono::Monday;
 using std::chrono::Sunday;
-
-TimePoint T(const char* text) {
-  auto t = ParseTime(text);
-  EXPECT_TRUE(t.ok()) << text;
-  return t.ok() ? *t : TimePoint{};
-}
 
 CronSchedule MustParse(const std::string& expr) {
   auto s = CronSchedule::Parse(expr);

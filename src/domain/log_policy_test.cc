@@ -5,14 +5,12 @@
 #include <algorithm>
 #include <string>
 
+#include "core/test_support.h"
+
 namespace retention {
 namespace {
 
-TimePoint T(const char* text) {
-  auto t = ParseTime(text);
-  EXPECT_TRUE(t.ok()) << text;
-  return t.ok() ? *t : TimePoint{};
-}
+using ::retention::testing::T;
 
 bool IsAllowed(int days) {
   return std::find(kAllowedLogRetentionDays.begin(), kAllowedLogRetentionDays.end(), days) !=

@@ -5,14 +5,12 @@
 #include <set>
 #include <string>
 
+#include "core/test_support.h"
+
 namespace retention {
 namespace {
 
-TimePoint T(const char* text) {
-  auto t = ParseTime(text);
-  EXPECT_TRUE(t.ok()) << text;
-  return t.ok() ? *t : TimePoint{};
-}
+using ::retention::testing::T;
 
 std::string Show(std::optional<TimePoint> t) { return t ? FormatTime(*t) : "none"; }
 

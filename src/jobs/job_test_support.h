@@ -4,7 +4,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <memory>
@@ -14,6 +13,7 @@
 
 #include "artifacts/local/local_artifact_store.h"
 #include "config/config.h"
+#include "core/test_support.h"
 #include "core/time.h"
 #include "jobs/jobs.h"
 #include "notify/mail.h"
@@ -22,31 +22,6 @@
 #include "store/sqlite/sqlite_connection.h"
 
 namespace retention::testing {
-
-inline TimePoint T(const char* rfc3339) {
-  auto t = ParseTime(rfc3339);
-  EXPECT_TRUE(t.ok()) << rfc3339;
-  return t.ok() ? *t : TimePoint{};
-}
-
-// A temp folder removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "retention-jobs-XXXXXX").string();
-    char* made = mkdtemp(tmpl.data());
-    EXPECT_NE(made, nullptr);
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // One process's view of the shared database: its own connection and service context.
 struct Node {

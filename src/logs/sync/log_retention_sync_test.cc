@@ -7,10 +7,10 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "core/test_support.h"
 #include "service/audit_log.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
@@ -19,12 +19,8 @@ namespace retention {
 namespace {
 
 using nlohmann::json;
-
-TimePoint T(const char* text) {
-  auto t = ParseTime(text);
-  EXPECT_TRUE(t.ok()) << text;
-  return *t;
-}
+using ::retention::testing::T;
+using ::retention::testing::TempDir;
 
 bool Allowed(int days) {
   return std::find(kAllowedRetentionDays.begin(), kAllowedRetentionDays.end(), days) !=
@@ -534,24 +530,6 @@ TEST_F(LogRetentionSyncTest, StopWorkerFinishesQueuedChallenges) {
   sync_->StopWorker();
   EXPECT_EQ(fake_->Policy(Group(2)), std::optional<std::optional<int>>(90));
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::random_device rd;
-    path_ = std::filesystem::temp_directory_path() /
-            ("log-sync-test-" + std::to_string(rd()) + std::to_string(rd()));
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 TEST_F(LogRetentionSyncTest, LocalStoreCreatesGroupsAndTheJobEnforcesPolicies) {
   TempDir dir;
