@@ -20,6 +20,13 @@ const state = {
 // ---------------------------------------------------------------------------------------------
 // DOM helpers
 
+// Shows `message` in the form's error element and moves focus to the field to fix, if any.
+function showError(element, message, field) {
+  element.textContent = message;
+  element.hidden = false;
+  if (field) field.focus();
+}
+
 /** Creates an element. props: {class, text, on: {event: fn}, ...attributes}; children: nodes,
  *  strings (as text), arrays, null/false (skipped). */
 function h(tag, props = {}, ...children) {
@@ -239,9 +246,7 @@ function renderSignIn() {
         event.preventDefault();
         const token = input.value.trim();
         if (!token) {
-          error.textContent = 'Enter your API token.';
-          error.hidden = false;
-          input.focus();
+          showError(error, 'Enter your API token.', input);
           return;
         }
         submit.disabled = true;
@@ -255,9 +260,7 @@ function renderSignIn() {
           updateHeader();
           location.hash = '#/';
         } catch (e) {
-          error.textContent = e.status === 401 ? 'This token was not accepted. Check it and try again.' : e.message;
-          error.hidden = false;
-          input.focus();
+          showError(error, e.status === 401 ? 'This token was not accepted. Check it and try again.' : e.message, input);
         } finally {
           submit.disabled = false;
           submit.textContent = 'Sign in';
@@ -767,17 +770,13 @@ class ChallengePage {
       if (value !== null) {
         const n = Number(days.value);
         if (!days.value || !Number.isInteger(n) || n < 1 || n > 3653) {
-          error.textContent = 'Days must be a whole number from 1 to 3653.';
-          error.hidden = false;
-          days.focus();
+          showError(error, 'Days must be a whole number from 1 to 3653.', days);
           return;
         }
         value = n;
       }
       if (!why) {
-        error.textContent = 'A reason is required; it is kept in the audit ledger.';
-        error.hidden = false;
-        reason.focus();
+        showError(error, 'A reason is required; it is kept in the audit ledger.', reason);
         return;
       }
       busy = true;
@@ -790,8 +789,7 @@ class ChallengePage {
           ? 'Override cleared.' : `Retention set to ${plural(res.log_retention_days_override, 'day')}.`);
         await this.refresh(value === null ? 'override-clear' : 'override-submit');
       } catch (e) {
-        error.textContent = e.message;
-        error.hidden = false;
+        showError(error, e.message);
         submit.disabled = false;
         clear.disabled = false;
         submit.textContent = 'Set override';
@@ -828,9 +826,7 @@ class ChallengePage {
           if (busy) return;
           const why = reason.value.trim();
           if (!why) {
-            error.textContent = 'A reason is required; it is kept in the audit ledger.';
-            error.hidden = false;
-            reason.focus();
+            showError(error, 'A reason is required; it is kept in the audit ledger.', reason);
             return;
           }
           busy = true;
@@ -842,8 +838,7 @@ class ChallengePage {
             toast(res.legal_hold ? 'Legal hold set.' : 'Legal hold released.');
             await this.refresh('hold-submit');
           } catch (err) {
-            error.textContent = err.message;
-            error.hidden = false;
+            showError(error, err.message);
             submit.disabled = false;
             submit.textContent = held ? 'Release legal hold' : 'Put on legal hold';
           } finally {
