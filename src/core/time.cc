@@ -68,11 +68,15 @@ std::string FormatTime(TimePoint t) {
 
 std::string FormatDate(TimePoint t) { return FormatTime(t).substr(0, 10); }
 
-TimePoint SystemClock::Now() const {
+SystemClock::SystemClock() {
   if (const char* fake = std::getenv("RETENTION_FAKE_NOW"); fake != nullptr && *fake != '\0') {
     auto parsed = ParseTime(fake);
-    if (parsed.ok()) return *parsed;
+    if (parsed.ok()) fixed_ = *parsed;
   }
+}
+
+TimePoint SystemClock::Now() const {
+  if (fixed_) return *fixed_;
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 

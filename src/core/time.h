@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,7 +41,12 @@ class Clock {
 // RFC 3339 time (used by whole-process tests to simulate dates; documented in docs/TESTING.md).
 class SystemClock final : public Clock {
  public:
+  // Reads RETENTION_FAKE_NOW once, here.
+  SystemClock();
   TimePoint Now() const override;
+
+ private:
+  std::optional<TimePoint> fixed_;
 };
 
 // A clock that tests set and advance by hand. Not thread-safe.

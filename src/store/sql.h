@@ -100,7 +100,6 @@ class Transaction {
 
   static Result<Transaction> Start(SqlConnection& conn, TxMode mode);
   Status Commit();
-  SqlConnection& conn() { return *conn_; }
 
  private:
   SqlConnection* conn_;
