@@ -835,11 +835,17 @@ struct Api::Impl {
     o.challenge_id = *challenge;
     auto limit = QueryInt(c.req, "limit", 1000, 1, 100000);
     if (!limit.ok()) return FromStatus(limit.status());
+    // A page: at most `limit` deletable submissions (and skipped ones listed up to the same
+    // count), from the cursor `after` ("DATE:ID", the `next` of the previous page).
+    o.max_items = *limit;
     o.max_listed_problems = *limit;
+    if (auto it = c.req.query.find("after"); it != c.req.query.end()) {
+      auto cursor = ParseSweepCursor(it->second);
+      if (!cursor.ok()) return FromStatus(cursor.status());
+      o.after = *cursor;
+    }
     auto r = RunSweep(ctx, o);
     if (!r.ok()) return FromStatus(r.status());
-    if (static_cast<int>(r->items.size()) > *limit)
-      r->items.resize(static_cast<std::size_t>(*limit));
     return Json(200, SweepReportJson(*r));
   }
 

@@ -73,7 +73,14 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
       readers.push_back(std::move(reader));
     }
   }
-  app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers));
+  // Writers of every process on this database go before a sweep's next batch (ADR 0005).
+  std::unique_ptr<WriteGate> gate;
+  if (config.database_url.rfind("sqlite://", 0) == 0 &&
+      config.database_url.find(":memory:") == std::string::npos) {
+    ASSIGN_OR_RETURN(auto path, PathFromUrl(config.database_url, "sqlite"));
+    ASSIGN_OR_RETURN(gate, OpenFileWriteGate(path + "-gate"));
+  }
+  app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers), std::move(gate));
   ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();

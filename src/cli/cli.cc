@@ -73,30 +73,6 @@ void PrintStatusText(const json& j) {
   }
 }
 
-void PrintSweepText(const SweepReport& r) {
-  const char* verb = r.dry_run ? "would delete" : "deleted";
-  for (const auto& s : r.items) {
-    std::cout << "challenge " << s.challenge_id << " submission " << s.submission_id << ": " << verb
-              << " " << s.artifacts.size() << " artifacts, " << Bytes(s.bytes) << "\n";
-    for (const auto& a : s.artifacts) {
-      std::cout << "    " << a.kind << " " << a.key << " (" << Bytes(a.bytes) << ")\n";
-    }
-  }
-  for (const auto& s : r.skipped) {
-    std::cout << "skipped submission " << s.submission_id << " (challenge " << s.challenge_id
-              << "): " << s.reason << ": " << s.detail << "\n";
-  }
-  for (const auto& f : r.failed) {
-    std::cout << "FAILED submission " << f.submission_id << " " << f.key << ": " << f.error << "\n";
-  }
-  std::cout << (r.dry_run ? "Dry run as of " : "Sweep at ") << FormatTime(r.as_of) << ": "
-            << r.submissions_deleted << " submissions, " << r.artifacts_deleted << " artifacts, "
-            << Bytes(r.bytes_freed) << " " << verb << "; " << r.skipped_count << " skipped, "
-            << r.failed_count << " failed; " << r.eligible_in_future << " scheduled later, "
-            << r.not_eligible << " without an eligible date"
-            << (r.interrupted ? " (interrupted)" : "") << "\n";
-}
-
 // Validates a day count given on the command line (R1 range); a usage error otherwise.
 Status CheckDays(int days) {
   if (days < 1 || days > 3653) {
@@ -210,48 +186,7 @@ int RunCli(int argc, char** argv) {
     };
   });
 
-  // cleanup
-  auto* cleanup_cmd = cli.add_subcommand("cleanup", "run the sweep now (or a dry run)");
-  bool dry_run = false;
-  std::string as_of;
-  std::optional<std::int64_t> cleanup_challenge;
-  cleanup_cmd->add_flag("--dry-run", dry_run, "list what would be deleted; change nothing");
-  cleanup_cmd->add_option("--as-of", as_of, "forecast as of this RFC 3339 time (with --dry-run)");
-  cleanup_cmd->add_option("--challenge-id", cleanup_challenge);
-  cleanup_cmd->callback([&] {
-    action = [&]() -> int {
-      SweepOptions o;
-      o.dry_run = dry_run;
-      o.challenge_id = cleanup_challenge;
-      if (!as_of.empty()) {
-        auto t = ParseTime(as_of);
-        if (!t.ok()) return Fail(t.status().WithContext("--as-of"));
-        o.as_of = *t;
-      }
-      const bool tty = !g.json && ::isatty(STDERR_FILENO) != 0;
-      if (tty) {
-        o.progress = [](std::int64_t done, std::int64_t total) {
-          std::cerr << "\rsweep: " << done << "/" << total << " submissions examined" << std::flush;
-        };
-      }
-      auto app = OpenApp(g);
-      if (!app.ok()) return Fail(app.status());
-      auto r = RunSweep((*app)->context(), o);
-      if (tty) std::cerr << "\n";
-      if (!r.ok()) return Fail(r.status());
-      if (!dry_run) {
-        (void)RecordAdminAction((*app)->context(), cleanup_challenge, "cli", "cleanup_run",
-                                std::to_string(r->submissions_deleted) + " submissions, " +
-                                    std::to_string(r->bytes_freed) + " bytes deleted");
-      }
-      if (g.json) {
-        PrintJson(SweepReportJson(*r));
-      } else {
-        PrintSweepText(*r);
-      }
-      return r->failed_count > 0 ? 1 : 0;
-    };
-  });
+  AddCleanupCommand(cli, g, action);
 
   // update-dates
   auto* update_cmd = cli.add_subcommand("update-dates", "recompute every eligible date (R3)");

@@ -38,5 +38,6 @@ Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g);
 // when chosen.
 void AddServeCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddJobCommands(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddCleanupCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 
 }  // namespace retention

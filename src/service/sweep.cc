@@ -1,88 +1,458 @@
 #include "service/sweep.h"
 
+#include <algorithm>
+#include <charconv>
 #include <limits>
+#include <utility>
 
 #include "domain/retention_rules.h"
 
 namespace retention {
 namespace {
 
+using SteadyClock = std::chrono::steady_clock;
+
+struct CandidateArtifact {
+  std::int64_t id = 0;
+  SweptArtifact artifact;
+};
+
 struct Candidate {
   std::int64_t id = 0;
   std::int64_t challenge_id = 0;
   std::int64_t eligible = 0;
   SweepFacts facts;
+  std::vector<CandidateArtifact> artifacts;  // not yet deleted, in id order
 };
 
-// The batch query walks the partial index submission_sweep in (eligible date, id) order; the row
-// value comparison lets the engine seek instead of rescanning from the start for every batch.
-constexpr const char* kBatchSql = R"sql(
-SELECT s.id, s.challenge_id, s.retention_eligible_date, s.legal_hold, s.notice_sent_at,
+// The walk seeks the partial indexes in two steps, so that no batch rescans rows that share an
+// eligible date (a row-value comparison would seek on the date only; every submission of a
+// phase shares one): first the rest of the current date by id, then the later dates. Both run on
+// submission_sweep, or on submission_sweep_challenge for one challenge. Artifacts come in the same
+// statement, from a LIMITed set of submissions, so a batch is two queries whatever its size.
+constexpr const char* kColumns = R"sql(
+SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold
-FROM submissions s
-JOIN phases p ON p.id = s.phase_id
-JOIN challenges c ON c.id = s.challenge_id
-WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-  AND s.retention_eligible_date <= ?
-  AND (s.retention_eligible_date, s.id) > (?, ?)
-  AND (? IS NULL OR s.challenge_id = ?)
-ORDER BY s.retention_eligible_date, s.id
-LIMIT ?
+       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes
+FROM b
+JOIN phases p ON p.id = b.phase_id
+JOIN challenges c ON c.id = b.challenge_id
+LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
+ORDER BY b.retention_eligible_date, b.id, a.id
 )sql";
 
+constexpr const char* kSameDate = R"sql(
+WITH b AS (
+  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
+         s.notice_sent_at
+  FROM submissions s
+  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+    AND s.retention_eligible_date = ? AND s.id > ?
+  ORDER BY s.id LIMIT ?)
+)sql";
+
+constexpr const char* kLaterDates = R"sql(
+WITH b AS (
+  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
+         s.notice_sent_at
+  FROM submissions s
+  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+    AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
+  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
+)sql";
+
+constexpr const char* kSameDateChallenge = R"sql(
+WITH b AS (
+  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
+         s.notice_sent_at
+  FROM submissions s
+  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+    AND s.challenge_id = ? AND s.retention_eligible_date = ? AND s.id > ?
+  ORDER BY s.id LIMIT ?)
+)sql";
+
+constexpr const char* kLaterDatesChallenge = R"sql(
+WITH b AS (
+  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
+         s.notice_sent_at
+  FROM submissions s
+  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+    AND s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
+  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
+)sql";
+
+void AppendRows(const std::vector<SqlRow>& rows, const RetentionSettings& settings,
+                std::vector<Candidate>& out) {
+  for (const auto& r : rows) {
+    if (out.empty() || out.back().id != r.Int(0)) {
+      Candidate c;
+      c.id = r.Int(0);
+      c.challenge_id = r.Int(1);
+      c.eligible = r.Int(2);
+      SweepFacts& f = c.facts;
+      f.has_consent = r.Bool(7);
+      if (auto end = r.OptInt(5)) f.phase_end = FromUnix(*end);
+      f.phase_is_public = r.Bool(6);
+      f.retention_days = r.IsNull(8) ? settings.default_days : static_cast<int>(r.Int(8));
+      f.stored_eligible_date = FromUnix(c.eligible);
+      f.challenge_on_hold = r.Bool(9);
+      f.submission_on_hold = r.Bool(3);
+      if (auto notice = r.OptInt(4)) f.notice_sent_at = FromUnix(*notice);
+      f.notice_days = settings.notice_days;
+      out.push_back(std::move(c));
+    }
+    if (!r.IsNull(10)) {
+      out.back().artifacts.push_back({r.Int(10), SweptArtifact{r.Text(11), r.Text(12), r.Int(13)}});
+    }
+  }
+}
+
+// Up to `limit` candidates after `after` with an eligible date <= as_of, with their artifacts.
 Result<std::vector<Candidate>> LoadBatch(SqlConnection& conn, const RetentionSettings& settings,
-                                         TimePoint as_of, std::int64_t after_date,
-                                         std::int64_t after_id,
+                                         TimePoint as_of, const SweepCursor& after,
                                          std::optional<std::int64_t> challenge, int limit) {
-  const SqlValue cid = SqlOpt(challenge);
-  ASSIGN_OR_RETURN(auto rows, conn.Query(kBatchSql, {ToUnix(as_of), after_date, after_id, cid, cid,
-                                                     std::int64_t{limit}}));
   std::vector<Candidate> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) {
-    Candidate c;
-    c.id = r.Int(0);
-    c.challenge_id = r.Int(1);
-    c.eligible = r.Int(2);
-    SweepFacts& f = c.facts;
-    f.has_consent = r.Bool(7);
-    if (auto end = r.OptInt(5)) f.phase_end = FromUnix(*end);
-    f.phase_is_public = r.Bool(6);
-    f.retention_days = r.IsNull(8) ? settings.default_days : static_cast<int>(r.Int(8));
-    f.stored_eligible_date = FromUnix(c.eligible);
-    f.challenge_on_hold = r.Bool(9);
-    f.submission_on_hold = r.Bool(3);
-    if (auto notice = r.OptInt(4)) f.notice_sent_at = FromUnix(*notice);
-    f.notice_days = settings.notice_days;
-    out.push_back(c);
+  const std::int64_t cutoff = ToUnix(as_of);
+  if (after.eligible_date <= cutoff) {
+    const std::string sql = std::string(challenge ? kSameDateChallenge : kSameDate) + kColumns;
+    SqlParams params;
+    if (challenge) params.emplace_back(*challenge);
+    params.insert(params.end(), {after.eligible_date, after.submission_id, std::int64_t{limit}});
+    ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
+    AppendRows(rows, settings, out);
+  }
+  const auto remaining = static_cast<std::int64_t>(limit) - static_cast<std::int64_t>(out.size());
+  if (remaining > 0) {
+    const std::string sql = std::string(challenge ? kLaterDatesChallenge : kLaterDates) + kColumns;
+    SqlParams params;
+    if (challenge) params.emplace_back(*challenge);
+    params.insert(params.end(), {after.eligible_date, cutoff, remaining});
+    ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
+    AppendRows(rows, settings, out);
   }
   return out;
 }
 
-Result<std::vector<std::pair<std::int64_t, SweptArtifact>>> LoadArtifacts(SqlConnection& conn,
-                                                                          std::int64_t submission) {
-  ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id, kind, storage_key, size_bytes FROM artifacts "
-                                         "WHERE submission_id = ? AND state <> 'deleted' "
-                                         "ORDER BY id",
-                                         {submission}));
-  std::vector<std::pair<std::int64_t, SweptArtifact>> out;
-  out.reserve(rows.size());
-  for (const auto& r : rows) {
-    out.emplace_back(r.Int(0), SweptArtifact{r.Text(1), r.Text(2), r.Int(3)});
+// The counts of the report that need no walk: submissions without an eligible date (and why),
+// with one after as_of, and the candidates (for progress). With a challenge, each statement
+// names it outright so that the challenge indexes serve it (an `? IS NULL OR` filter scans all).
+Status CountOutsideTheWalk(SqlConnection& conn, const SweepOptions& options, SweepReport& report,
+                           std::int64_t& total) {
+  SqlParams only;
+  std::string filter;
+  if (options.challenge_id) {
+    ASSIGN_OR_RETURN(
+        auto row, conn.QueryOne("SELECT id FROM challenges WHERE id = ?", {*options.challenge_id}));
+    if (!row) {
+      return NotFound("challenge " + std::to_string(*options.challenge_id) + " does not exist");
+    }
+    only.emplace_back(*options.challenge_id);
+    filter = " AND s.challenge_id = ?";
   }
-  return out;
+  ASSIGN_OR_RETURN(
+      auto reasons,
+      conn.QueryOne("SELECT COUNT(*), "
+                    "SUM(CASE WHEN c.retention_policy_consent = 0 THEN 1 ELSE 0 END), "
+                    "SUM(CASE WHEN c.retention_policy_consent = 1 AND p.is_public = 1 "
+                    "THEN 1 ELSE 0 END), SUM(CASE WHEN c.retention_policy_consent = 1 AND "
+                    "p.is_public = 0 AND p.end_date IS NULL THEN 1 ELSE 0 END) "
+                    "FROM submissions s JOIN phases p ON p.id = s.phase_id JOIN challenges "
+                    "c ON c.id = s.challenge_id WHERE s.is_artifact_deleted = 0 AND "
+                    "s.retention_eligible_date IS NULL" +
+                        filter,
+                    only));
+  report.not_eligible = reasons->Int(0);
+  report.not_eligible_no_consent = reasons->Int(1);
+  report.not_eligible_phase_public = reasons->Int(2);
+  report.not_eligible_no_end_date = reasons->Int(3);
+  ASSIGN_OR_RETURN(
+      auto dated,
+      conn.QueryOne("SELECT SUM(CASE WHEN s.retention_eligible_date > ? THEN 1 ELSE 0 END), "
+                    "COUNT(*) FROM submissions s WHERE s.retention_eligible_date IS NOT NULL "
+                    "AND s.is_artifact_deleted = 0" +
+                        filter,
+                    [&] {
+                      SqlParams p{ToUnix(report.as_of)};
+                      p.insert(p.end(), only.begin(), only.end());
+                      return p;
+                    }()));
+  report.eligible_in_future = dated->Int(0);
+  total = dated->Int(1) - report.eligible_in_future;
+  return Status::Ok();
 }
 
-Result<std::int64_t> Count(SqlConnection& conn, const char* where, const SqlParams& params) {
-  ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT COUNT(*) FROM submissions s WHERE "
-                                                       "s.is_artifact_deleted = 0 AND ") +
-                                               where,
-                                           params));
-  return row ? row->Int(0) : 0;
+// What one batch found, handed to the listener once the batch's lease is released.
+struct BatchFindings {
+  std::vector<SweptSubmission> items;
+  std::vector<SkippedSubmission> skipped;
+  std::vector<FailedArtifact> failed;
+};
+
+void Publish(BatchFindings& found, const SweepOptions& options, SweepReport& report) {
+  for (auto& s : found.skipped) {
+    if (options.listener != nullptr) options.listener->OnSkipped(s);
+    if (static_cast<int>(report.skipped.size()) < options.max_listed_problems) {
+      report.skipped.push_back(std::move(s));
+    }
+  }
+  for (auto& f : found.failed) {
+    if (options.listener != nullptr) options.listener->OnFailed(f);
+    if (static_cast<int>(report.failed.size()) < options.max_listed_problems) {
+      report.failed.push_back(std::move(f));
+    }
+  }
+  for (auto& item : found.items) {
+    if (options.listener != nullptr) options.listener->OnItem(item);
+    if (options.keep_items) report.items.push_back(std::move(item));
+  }
+  found = BatchFindings{};
+}
+
+SkippedSubmission Skipped(const Candidate& c, SkipReason reason) {
+  return {c.id, c.challenge_id, SkipReasonName(reason), SkipReasonText(reason)};
+}
+
+// The outcome of one artifact's delete, to be recorded.
+struct Outcome {
+  std::int64_t artifact_id = 0;
+  std::int64_t submission_id = 0;
+  bool deleted = false;
+  std::string error;
+};
+
+// Records a batch's outcomes in one write transaction. A statement that fails does not undo the
+// others (SQLite keeps the transaction; the first error is returned after the commit), so one bad
+// row cannot roll back the bookkeeping of files that are gone. A failed commit is retried; what
+// still fails keeps its intent for the next run's recovery.
+Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
+                      const std::vector<std::int64_t>& unprocessed,
+                      const std::vector<std::int64_t>& all_gone, std::int64_t now) {
+  Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    Status first_error;
+    auto note = [&first_error](Status s, const std::string& what) {
+      if (!s.ok() && first_error.ok()) first_error = Internal(what + ": " + s.message());
+    };
+    auto tx = Transaction::Start(conn, TxMode::kWrite);
+    if (!tx.ok()) {
+      last = tx.status();
+      continue;
+    }
+    for (const Outcome& o : outcomes) {
+      const std::string what = "record the deletion of artifact " + std::to_string(o.artifact_id) +
+                               " of submission " + std::to_string(o.submission_id);
+      if (o.deleted) {
+        note(conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
+                       "last_error = NULL, deleted_at = ?, delete_started_at = NULL WHERE id = ?",
+                       {now, o.artifact_id})
+                 .status(),
+             what);
+      } else {
+        note(conn.Exec("UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
+                       "last_error = ?, delete_started_at = NULL WHERE id = ?",
+                       {o.error, o.artifact_id})
+                 .status(),
+             what);
+      }
+    }
+    for (std::int64_t id : unprocessed) {
+      note(conn.Exec("UPDATE artifacts SET delete_started_at = NULL WHERE submission_id = ? AND "
+                     "delete_started_at IS NOT NULL",
+                     {id})
+               .status(),
+           "clear the deletion intent of submission " + std::to_string(id));
+    }
+    for (std::int64_t id : all_gone) {
+      note(conn.Exec("UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? "
+                     "WHERE id = ?",
+                     {now, id})
+               .status(),
+           "record submission " + std::to_string(id) + " as deleted");
+    }
+    const Status committed = tx->Commit();
+    if (committed.ok()) return first_error;
+    last = committed;
+  }
+  return Internal("record the sweep's outcomes: " + last.message() +
+                  " (the deletion intents stay; the next sweep records what storage says)");
+}
+
+// Finds the artifacts whose deletion intent an earlier run left (killed, or its record failed)
+// and records what storage says: gone -> deleted (and the submission, once all of its are),
+// still there -> intent cleared. Never deletes anything. Works in batches under the batch lease.
+Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, SweepReport& report) {
+  std::int64_t after = 0;
+  for (;;) {
+    auto lease = ctx.db->LockBatch(options.stop);
+    if (!lease) return Status::Ok();
+    SqlConnection& conn = **lease;
+    ASSIGN_OR_RETURN(auto rows,
+                     conn.Query("SELECT id, submission_id, storage_key FROM artifacts "
+                                "WHERE delete_started_at IS NOT NULL AND id > ? ORDER BY id "
+                                "LIMIT 200",
+                                {after}));
+    if (rows.empty()) return Status::Ok();
+    const std::int64_t now = ToUnix(ctx.clock->Now());
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    for (const auto& r : rows) {
+      after = r.Int(0);
+      auto size = ctx.artifacts->Size(r.Text(2));
+      if (!size.ok()) continue;  // storage unreachable: the intent stays for the next run
+      if (size->has_value()) {
+        RETURN_IF_ERROR(
+            conn.Exec("UPDATE artifacts SET delete_started_at = NULL WHERE id = ?", {r.Int(0)}));
+        ++report.recovered_present;
+        continue;
+      }
+      RETURN_IF_ERROR(conn.Exec(
+          "UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, last_error = NULL, "
+          "deleted_at = ?, delete_started_at = NULL WHERE id = ?",
+          {now, r.Int(0)}));
+      RETURN_IF_ERROR(conn.Exec(
+          "UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? "
+          "WHERE id = ? AND is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts "
+          "WHERE submission_id = ? AND state <> 'deleted')",
+          {now, r.Int(1), r.Int(1)}));
+      ++report.recovered_gone;
+    }
+    RETURN_IF_ERROR(tx.Commit());
+  }
+}
+
+// One batch of the dry run: decides every candidate at as_of, deletes nothing.
+Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options, int limit,
+                         SweepCursor& cursor, SweepReport& report, BatchFindings& found) {
+  auto lease = ctx.db->LockRead();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*lease, TxMode::kRead));
+  ASSIGN_OR_RETURN(auto batch, LoadBatch(*lease, ctx.settings, report.as_of, cursor,
+                                         options.challenge_id, limit));
+  RETURN_IF_ERROR(lease->Rollback());
+  for (const Candidate& c : batch) {
+    if (options.max_items && report.submissions_deleted >= *options.max_items) {
+      report.next = cursor;
+      return false;
+    }
+    ++report.examined;
+    cursor = {c.eligible, c.id};
+    const SweepDecision d = DecideSweep(c.facts, report.as_of);
+    if (!d.delete_now) {
+      ++report.skipped_count;
+      found.skipped.push_back(Skipped(c, d.reason));
+      continue;
+    }
+    SweptSubmission item{c.id, c.challenge_id, {}, 0};
+    for (const auto& a : c.artifacts) {
+      ++report.artifacts_deleted;
+      report.bytes_freed += a.artifact.bytes;
+      item.bytes += a.artifact.bytes;
+      item.artifacts.push_back(a.artifact);
+    }
+    ++report.submissions_deleted;
+    found.items.push_back(std::move(item));
+  }
+  return static_cast<int>(batch.size()) == limit;
+}
+
+// One batch of a real sweep (see the header): R5 and the intent in one transaction, the deletes,
+// the outcomes in another, all under one batch lease. Returns whether the walk goes on, and the
+// number of submissions it took (for sizing the next batch) in `taken`.
+Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, int limit,
+                        SweepCursor& cursor, SweepReport& report, BatchFindings& found,
+                        int& taken) {
+  taken = 0;
+  auto lease = ctx.db->LockBatch(options.stop);
+  if (!lease) {
+    report.interrupted = true;
+    return false;
+  }
+  SqlConnection& conn = **lease;
+  const auto started = SteadyClock::now();
+  const TimePoint now = ctx.clock->Now();
+  std::vector<Candidate> batch;
+  std::vector<bool> deletable;
+  {
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    ASSIGN_OR_RETURN(
+        batch, LoadBatch(conn, ctx.settings, report.as_of, cursor, options.challenge_id, limit));
+    deletable.reserve(batch.size());
+    for (const Candidate& c : batch) {
+      const bool del = DecideSweep(c.facts, now).delete_now;
+      deletable.push_back(del);
+      if (del && !c.artifacts.empty()) {
+        RETURN_IF_ERROR(
+            conn.Exec("UPDATE artifacts SET delete_started_at = ? WHERE "
+                      "submission_id = ? AND state <> 'deleted'",
+                      {ToUnix(now), c.id}));
+      }
+    }
+    RETURN_IF_ERROR(tx.Commit().WithContext("record the deletion intent"));
+  }
+  std::vector<Outcome> outcomes;
+  std::vector<std::int64_t> unprocessed;
+  std::vector<std::int64_t> all_gone;
+  bool cut = false;
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    const Candidate& c = batch[i];
+    if (cut || (taken > 0 && SteadyClock::now() - started > options.batch_budget)) {
+      // Out of time: the rest waits for the next batch, after the writers.
+      cut = true;
+      if (deletable[i] && !c.artifacts.empty()) unprocessed.push_back(c.id);
+      continue;
+    }
+    ++taken;
+    ++report.examined;
+    cursor = {c.eligible, c.id};
+    if (!deletable[i]) {
+      ++report.skipped_count;
+      found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
+      continue;
+    }
+    SweptSubmission item{c.id, c.challenge_id, {}, 0};
+    bool gone = true;
+    for (const auto& a : c.artifacts) {
+      const Status st = ctx.artifacts->Delete(a.artifact.key);
+      if (!st.ok()) {
+        gone = false;
+        ++report.failed_count;
+        found.failed.push_back({c.id, a.artifact.key, st.message()});
+        outcomes.push_back({a.id, c.id, false, st.message()});
+        continue;
+      }
+      outcomes.push_back({a.id, c.id, true, {}});
+      ++report.artifacts_deleted;
+      report.bytes_freed += a.artifact.bytes;
+      item.bytes += a.artifact.bytes;
+      item.artifacts.push_back(a.artifact);
+    }
+    if (gone) {
+      all_gone.push_back(c.id);
+      ++report.submissions_deleted;
+      found.items.push_back(std::move(item));
+    }
+  }
+  RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, unprocessed, all_gone, ToUnix(now)));
+  return cut || static_cast<int>(batch.size()) == limit;
+}
+
+Result<std::int64_t> StrictInt(const std::string& text) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return InvalidArgument("not an integer");
+  return value;
 }
 
 }  // namespace
+
+Result<SweepCursor> ParseSweepCursor(const std::string& text) {
+  const auto colon = text.find(':');
+  if (colon != std::string::npos) {
+    auto date = StrictInt(text.substr(0, colon));
+    auto id = StrictInt(text.substr(colon + 1));
+    if (date.ok() && id.ok()) return SweepCursor{*date, *id};
+  }
+  return InvalidArgument("after '" + text + "' is not a cursor DATE:ID (the `next` of a page)");
+}
 
 Result<SweepReport> RunSweep(const ServiceContext& ctx, const SweepOptions& options) {
   SweepReport report;
@@ -91,118 +461,53 @@ Result<SweepReport> RunSweep(const ServiceContext& ctx, const SweepOptions& opti
   if (!options.dry_run && options.as_of) {
     return InvalidArgument("--as-of is only allowed with --dry-run (a sweep acts on the present)");
   }
-  const SqlValue cid = SqlOpt(options.challenge_id);
+  if (!options.dry_run && (options.after || options.max_items)) {
+    return InvalidArgument("paging is only allowed in a dry run");
+  }
   std::int64_t total = 0;
   {
-    auto conn = ctx.db->Lock();
-    if (options.challenge_id) {
-      ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {cid}));
-      if (!row) {
-        return NotFound("challenge " + std::to_string(*options.challenge_id) + " does not exist");
-      }
-    }
-    ASSIGN_OR_RETURN(report.not_eligible, Count(*conn,
-                                                "s.retention_eligible_date IS NULL AND "
-                                                "(? IS NULL OR s.challenge_id = ?)",
-                                                {cid, cid}));
-    ASSIGN_OR_RETURN(
-        auto reasons,
-        conn->QueryOne("SELECT SUM(CASE WHEN c.retention_policy_consent = 0 THEN 1 ELSE 0 END), "
-                       "SUM(CASE WHEN c.retention_policy_consent = 1 AND p.is_public = 1 "
-                       "THEN 1 ELSE 0 END), SUM(CASE WHEN c.retention_policy_consent = 1 AND "
-                       "p.is_public = 0 AND p.end_date IS NULL THEN 1 ELSE 0 END) "
-                       "FROM submissions s JOIN phases p ON p.id = s.phase_id JOIN challenges "
-                       "c ON c.id = s.challenge_id WHERE s.is_artifact_deleted = 0 AND "
-                       "s.retention_eligible_date IS NULL AND (? IS NULL OR s.challenge_id = ?)",
-                       {cid, cid}));
-    report.not_eligible_no_consent = reasons->Int(0);
-    report.not_eligible_phase_public = reasons->Int(1);
-    report.not_eligible_no_end_date = reasons->Int(2);
-    ASSIGN_OR_RETURN(
-        report.eligible_in_future,
-        Count(*conn, "s.retention_eligible_date > ? AND (? IS NULL OR s.challenge_id = ?)",
-              {ToUnix(report.as_of), cid, cid}));
-    ASSIGN_OR_RETURN(total, Count(*conn,
-                                  "s.retention_eligible_date <= ? AND "
-                                  "(? IS NULL OR s.challenge_id = ?)",
-                                  {ToUnix(report.as_of), cid, cid}));
+    auto conn = ctx.db->LockRead();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kRead));
+    RETURN_IF_ERROR(CountOutsideTheWalk(*conn, options, report, total));
+    RETURN_IF_ERROR(conn->Rollback());
   }
+  if (!options.dry_run) RETURN_IF_ERROR(RecoverIntents(ctx, options, report));
 
-  std::int64_t after_date = std::numeric_limits<std::int64_t>::min();
-  std::int64_t after_id = std::numeric_limits<std::int64_t>::min();
+  SweepCursor cursor = options.after.value_or(SweepCursor{
+      std::numeric_limits<std::int64_t>::min(), std::numeric_limits<std::int64_t>::min()});
+  const int max_batch = std::max(1, options.batch_size);
+  int limit = max_batch;
+  BatchFindings found;
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
       report.interrupted = true;
       break;
     }
-    auto conn = ctx.db->Lock();
-    // A real sweep holds the write lock for the whole batch: R5 is decided and the files deleted
-    // while nobody can change consent, holds or dates.
-    ASSIGN_OR_RETURN(auto tx,
-                     Transaction::Start(*conn, options.dry_run ? TxMode::kRead : TxMode::kWrite));
-    ASSIGN_OR_RETURN(auto batch, LoadBatch(*conn, ctx.settings, report.as_of, after_date, after_id,
-                                           options.challenge_id, options.batch_size));
-    if (batch.empty()) break;
-    const TimePoint now = options.dry_run ? report.as_of : ctx.clock->Now();
-    for (const auto& c : batch) {
-      ++report.examined;
-      const SweepDecision d = DecideSweep(c.facts, now);
-      if (!d.delete_now) {
-        ++report.skipped_count;
-        if (static_cast<int>(report.skipped.size()) < options.max_listed_problems) {
-          report.skipped.push_back(
-              {c.id, c.challenge_id, SkipReasonName(d.reason), SkipReasonText(d.reason)});
-        }
-        continue;
-      }
-      ASSIGN_OR_RETURN(auto artifacts, LoadArtifacts(*conn, c.id));
-      SweptSubmission item{c.id, c.challenge_id, {}, 0};
-      bool all_gone = true;
-      for (auto& [artifact_id, a] : artifacts) {
-        if (!options.dry_run) {
-          const Status st = ctx.artifacts->Delete(a.key);
-          if (!st.ok()) {
-            all_gone = false;
-            ++report.failed_count;
-            if (static_cast<int>(report.failed.size()) < options.max_listed_problems) {
-              report.failed.push_back({c.id, a.key, st.message()});
-            }
-            RETURN_IF_ERROR(
-                conn->Exec("UPDATE artifacts SET state = 'failed', attempts = "
-                           "attempts + 1, last_error = ? WHERE id = ?",
-                           {st.message(), artifact_id}));
-            continue;
-          }
-          RETURN_IF_ERROR(
-              conn->Exec("UPDATE artifacts SET state = 'deleted', attempts = "
-                         "attempts + 1, last_error = NULL, deleted_at = ? WHERE id = ?",
-                         {ToUnix(now), artifact_id}));
-        }
-        ++report.artifacts_deleted;
-        report.bytes_freed += a.bytes;
-        item.bytes += a.bytes;
-        item.artifacts.push_back(std::move(a));
-      }
-      if (all_gone) {
-        if (!options.dry_run) {
-          RETURN_IF_ERROR(
-              conn->Exec("UPDATE submissions SET is_artifact_deleted = 1, "
-                         "artifact_deletion_date = ? WHERE id = ?",
-                         {ToUnix(now), c.id}));
-        }
-        ++report.submissions_deleted;
-        if (options.keep_items) report.items.push_back(std::move(item));
-      }
-    }
+    bool more = false;
     if (options.dry_run) {
-      RETURN_IF_ERROR(conn->Rollback());
+      ASSIGN_OR_RETURN(more, DryRunBatch(ctx, options, limit, cursor, report, found));
     } else {
-      RETURN_IF_ERROR(tx.Commit());
+      const auto started = SteadyClock::now();
+      int taken = 0;
+      auto swept = SweepBatch(ctx, options, limit, cursor, report, found, taken);
+      Publish(found, options, report);  // what was deleted is reported even when recording failed
+      if (!swept.ok()) return swept.status();
+      more = *swept;
+      // Size the next batch from this one's time per submission, within the budget.
+      const auto spent =
+          std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
+              .count();
+      const auto budget =
+          std::chrono::duration_cast<std::chrono::microseconds>(options.batch_budget).count();
+      if (taken > 0 && spent > 0) {
+        const auto fit = static_cast<std::int64_t>(taken) * budget / spent;
+        limit = static_cast<int>(std::clamp<std::int64_t>(fit, 1, max_batch));
+      }
     }
-    after_date = batch.back().eligible;
-    after_id = batch.back().id;
+    ++report.batches;
+    Publish(found, options, report);
     if (options.progress) options.progress(report.examined, total);
-    if (static_cast<int>(batch.size()) < options.batch_size) break;
+    if (!more) break;
   }
   return report;
 }

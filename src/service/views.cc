@@ -353,35 +353,32 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   return out;
 }
 
-json SweepReportJson(const SweepReport& r) {
-  json items = json::array();
-  for (const auto& s : r.items) {
-    json arts = json::array();
-    for (const auto& a : s.artifacts) {
-      arts.push_back({{"kind", a.kind}, {"key", a.key}, {"bytes", a.bytes}});
-    }
-    items.push_back({{"submission_id", s.submission_id},
-                     {"challenge_id", s.challenge_id},
-                     {"artifacts", std::move(arts)},
-                     {"bytes", s.bytes}});
+json SweptSubmissionJson(const SweptSubmission& s) {
+  json arts = json::array();
+  for (const auto& a : s.artifacts) {
+    arts.push_back({{"kind", a.kind}, {"key", a.key}, {"bytes", a.bytes}});
   }
-  json skipped = json::array();
-  for (const auto& s : r.skipped) {
-    skipped.push_back({{"submission_id", s.submission_id},
-                       {"challenge_id", s.challenge_id},
-                       {"reason", s.reason},
-                       {"detail", s.detail}});
-  }
-  json failed = json::array();
-  for (const auto& f : r.failed) {
-    failed.push_back({{"submission_id", f.submission_id}, {"key", f.key}, {"error", f.error}});
-  }
+  return {{"submission_id", s.submission_id},
+          {"challenge_id", s.challenge_id},
+          {"artifacts", std::move(arts)},
+          {"bytes", s.bytes}};
+}
+
+json SkippedSubmissionJson(const SkippedSubmission& s) {
+  return {{"submission_id", s.submission_id},
+          {"challenge_id", s.challenge_id},
+          {"reason", s.reason},
+          {"detail", s.detail}};
+}
+
+json FailedArtifactJson(const FailedArtifact& f) {
+  return {{"submission_id", f.submission_id}, {"key", f.key}, {"error", f.error}};
+}
+
+json SweepSummaryJson(const SweepReport& r) {
   json out;
   out["dry_run"] = r.dry_run;
   out["as_of"] = FormatTime(r.as_of);
-  out[r.dry_run ? "deletable" : "deleted"] = std::move(items);
-  out["skipped"] = std::move(skipped);
-  out["failed"] = std::move(failed);
   out["interrupted"] = r.interrupted;
   out["totals"] = {{"examined", r.examined},
                    {"submissions", r.submissions_deleted},
@@ -391,10 +388,29 @@ json SweepReportJson(const SweepReport& r) {
                    {"failed", r.failed_count},
                    {"not_eligible", r.not_eligible},
                    {"eligible_in_future", r.eligible_in_future},
+                   {"recovered", {{"gone", r.recovered_gone}, {"present", r.recovered_present}}},
                    {"not_eligible_by_reason",
                     {{"no_consent", r.not_eligible_no_consent},
                      {"phase_public", r.not_eligible_phase_public},
                      {"no_end_date", r.not_eligible_no_end_date}}}};
+  if (r.next) {
+    out["next"] =
+        std::to_string(r.next->eligible_date) + ":" + std::to_string(r.next->submission_id);
+  }
+  return out;
+}
+
+json SweepReportJson(const SweepReport& r) {
+  json items = json::array();
+  for (const auto& s : r.items) items.push_back(SweptSubmissionJson(s));
+  json skipped = json::array();
+  for (const auto& s : r.skipped) skipped.push_back(SkippedSubmissionJson(s));
+  json failed = json::array();
+  for (const auto& f : r.failed) failed.push_back(FailedArtifactJson(f));
+  json out = SweepSummaryJson(r);
+  out[r.dry_run ? "deletable" : "deleted"] = std::move(items);
+  out["skipped"] = std::move(skipped);
+  out["failed"] = std::move(failed);
   return out;
 }
 

@@ -38,7 +38,14 @@ Result<nlohmann::json> ForecastView(const ServiceContext& ctx, std::int64_t chal
 Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const ServiceContext& ctx,
                                                   std::int64_t challenge_id);
 
+// DESIGN.md section 5's `--json cleanup` document, and its parts for writers that stream it:
+// one listed submission, skipped submission, failed artifact, and the fields after the lists.
 nlohmann::json SweepReportJson(const SweepReport& report);
+nlohmann::json SweptSubmissionJson(const SweptSubmission& s);
+nlohmann::json SkippedSubmissionJson(const SkippedSubmission& s);
+nlohmann::json FailedArtifactJson(const FailedArtifact& f);
+// Every key of SweepReportJson but the three lists.
+nlohmann::json SweepSummaryJson(const SweepReport& report);
 nlohmann::json AuditEventJson(const AuditEvent& e);
 std::string AuditCsv(const std::vector<AuditEvent>& events);
 

@@ -172,6 +172,16 @@ CREATE TABLE log_retention_state (
   updated_at INTEGER NOT NULL
 );
 )sql",
+      // 2: a sweep's deletion intent (ADR 0005) and the per-challenge sweep index.
+      R"sql(
+-- Set, in a committed transaction, just before the sweep deletes the artifact's file; cleared
+-- when the outcome is recorded. A set value after a crash or a failed commit means "the file may
+-- be gone": the next sweep looks at storage and records the truth before anything else.
+ALTER TABLE artifacts ADD COLUMN delete_started_at INTEGER;
+CREATE INDEX artifacts_deleting ON artifacts(id) WHERE delete_started_at IS NOT NULL;
+CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id)
+  WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
+)sql",
   };
   return kMigrations;
 }

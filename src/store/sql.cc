@@ -1,5 +1,8 @@
 #include "store/sql.h"
 
+#include <chrono>
+#include <thread>
+
 namespace retention {
 
 bool SqlRow::IsNull(std::size_t i) const {
@@ -69,12 +72,65 @@ Status Transaction::Commit() {
 }
 
 Database::Database(std::unique_ptr<SqlConnection> writer,
-                   std::vector<std::unique_ptr<SqlConnection>> readers)
-    : conn_(std::move(writer)) {
+                   std::vector<std::unique_ptr<SqlConnection>> readers,
+                   std::unique_ptr<WriteGate> gate)
+    : conn_(std::move(writer)), gate_(std::move(gate)) {
   for (auto& r : readers) {
     auto reader = std::make_unique<Reader>();
     reader->conn = std::move(r);
     readers_.push_back(std::move(reader));
+  }
+}
+
+Database::~Database() = default;
+
+Database::Lease::Lease(Lease&& other) noexcept
+    : lock_(std::move(other.lock_)), conn_(other.conn_), owner_(other.owner_), kind_(other.kind_) {
+  other.owner_ = nullptr;
+}
+
+Database::Lease::~Lease() {
+  if (owner_ != nullptr) owner_->Release(kind_);
+  // lock_ unlocks the mutex after the gate has been released.
+}
+
+void Database::Release(Lease::Kind kind) {
+  if (kind == Lease::Kind::kWrite) {
+    if (gate_) gate_->EndWrite();
+    std::lock_guard<std::mutex> l(wait_mu_);
+    writer_done_.notify_all();
+  } else if (kind == Lease::Kind::kBatch) {
+    if (gate_) gate_->EndBatch();
+  }
+}
+
+Database::Lease Database::Lock() {
+  writers_waiting_.fetch_add(1);
+  std::unique_lock<std::mutex> lock(mu_);
+  writers_waiting_.fetch_sub(1);
+  if (gate_) gate_->BeginWrite();
+  return {std::move(lock), *conn_, this, Lease::Kind::kWrite};
+}
+
+std::optional<Database::Lease> Database::LockBatch(const std::atomic<bool>* stop) {
+  auto stopped = [stop] { return stop != nullptr && stop->load(); };
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> w(wait_mu_);
+      // A bounded wait: a writer that gave up its wait without a notification cannot stall us.
+      writer_done_.wait_for(w, std::chrono::milliseconds(5),
+                            [&] { return writers_waiting_.load() == 0 || stopped(); });
+    }
+    if (stopped()) return std::nullopt;
+    if (writers_waiting_.load() != 0) continue;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (writers_waiting_.load() != 0) continue;  // one arrived meanwhile: it goes first
+    if (gate_ && !gate_->TryBeginBatch()) {
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    return Lease(std::move(lock), *conn_, this, Lease::Kind::kBatch);
   }
 }
 

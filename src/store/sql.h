@@ -9,6 +9,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "store/write_gate.h"
 
 namespace retention {
 
@@ -78,6 +80,11 @@ class SqlConnection {
   // "sqlite" or "postgresql".
   virtual std::string_view Dialect() const = 0;
 
+  // Work done so far by this connection's statements, in the engine's own unit (SQLite: virtual
+  // machine steps, which grow with every row an index scan visits). For tests and benchmarks
+  // that check that a batch query stays linear; 0 when the engine does not tell.
+  virtual std::int64_t StepsDone() const { return 0; }
+
   // Convenience: the first row of a query, or nullopt when there is none.
   Result<std::optional<SqlRow>> QueryOne(std::string_view sql, const SqlParams& params = {});
 
@@ -109,28 +116,51 @@ class Transaction {
 // the connection that writes; LockRead() to one of the read-only connections (SQLite in WAL mode
 // lets them read while a write transaction runs), or to the writer when there are none (an
 // in-memory database). Reads through LockRead see every committed write.
+//
+// Writers go first (R5, ADR 0005): LockBatch(), which the sweep takes for each bounded batch, waits
+// until no Lock() of this process is waiting and, with a WriteGate, until no writer of another
+// process is announced; a writer that arrives during a batch waits for that batch only. Lock()
+// itself never waits for more than the batch that runs.
 class Database {
  public:
   explicit Database(std::unique_ptr<SqlConnection> writer,
-                    std::vector<std::unique_ptr<SqlConnection>> readers = {});
+                    std::vector<std::unique_ptr<SqlConnection>> readers = {},
+                    std::unique_ptr<WriteGate> gate = nullptr);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
 
   class Lease {
    public:
-    Lease(std::unique_lock<std::mutex> lock, SqlConnection& conn)
-        : lock_(std::move(lock)), conn_(&conn) {}
+    enum class Kind { kRead, kWrite, kBatch };
+    Lease(std::unique_lock<std::mutex> lock, SqlConnection& conn, Database* owner = nullptr,
+          Kind kind = Kind::kRead)
+        : lock_(std::move(lock)), conn_(&conn), owner_(owner), kind_(kind) {}
+    Lease(Lease&& other) noexcept;
+    Lease& operator=(Lease&&) = delete;
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease();
     SqlConnection& operator*() { return *conn_; }
     SqlConnection* operator->() { return conn_; }
 
    private:
     std::unique_lock<std::mutex> lock_;
     SqlConnection* conn_;
+    Database* owner_;  // null for read leases and moved-from leases
+    Kind kind_;
   };
 
-  Lease Lock() { return {std::unique_lock<std::mutex>(mu_), *conn_}; }
+  // The writer connection with writer priority.
+  Lease Lock();
+  // The writer connection for one sweep batch: yields to every waiting writer first. Returns
+  // nullopt when `stop` became true while it yielded.
+  std::optional<Lease> LockBatch(const std::atomic<bool>* stop = nullptr);
   // For statements that only read. Prefers an idle reader; waits for one otherwise.
   Lease LockRead();
 
  private:
+  void Release(Lease::Kind kind);
   struct Reader {
     std::mutex mu;
     std::unique_ptr<SqlConnection> conn;
@@ -139,6 +169,10 @@ class Database {
   std::unique_ptr<SqlConnection> conn_;
   std::vector<std::unique_ptr<Reader>> readers_;
   std::atomic<std::size_t> next_reader_{0};
+  std::unique_ptr<WriteGate> gate_;
+  std::atomic<int> writers_waiting_{0};
+  std::mutex wait_mu_;
+  std::condition_variable writer_done_;
 };
 
 }  // namespace retention

@@ -44,7 +44,7 @@ class SqliteConnection final : public SqlConnection {
     ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, params));
     int rc = SQLITE_ROW;
     while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
-    sqlite3_reset(stmt);
+    Done(stmt);
     if (rc != SQLITE_DONE) return FromSqlite(db_, rc, Short(sql));
     return static_cast<std::int64_t>(sqlite3_changes64(db_));
   }
@@ -78,7 +78,7 @@ class SqliteConnection final : public SqlConnection {
       }
       rows.emplace_back(std::move(values));
     }
-    sqlite3_reset(stmt);
+    Done(stmt);
     if (rc != SQLITE_DONE) return FromSqlite(db_, rc, Short(sql));
     return rows;
   }
@@ -103,6 +103,7 @@ class SqliteConnection final : public SqlConnection {
     return Simple("ROLLBACK");
   }
   std::string_view Dialect() const override { return "sqlite"; }
+  std::int64_t StepsDone() const override { return steps_; }
 
  private:
   static std::string Short(std::string_view sql) {
@@ -111,6 +112,11 @@ class SqliteConnection final : public SqlConnection {
       if (c == '\n') c = ' ';
     }
     return "sql '" + s + (sql.size() > 60 ? "...'" : "'");
+  }
+
+  void Done(sqlite3_stmt* stmt) {
+    steps_ += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_VM_STEP, /*resetFlg=*/1);
+    sqlite3_reset(stmt);
   }
 
   Status Simple(const char* sql) {
@@ -157,6 +163,7 @@ class SqliteConnection final : public SqlConnection {
 
   sqlite3* db_;
   std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::int64_t steps_ = 0;
 };
 
 }  // namespace
