@@ -74,8 +74,8 @@ struct SweepOptions {
   // stops taking submissions once it is spent (after at least one) and the next batch is sized
   // from the time per submission measured so far.
   std::chrono::milliseconds batch_budget{250};
-  bool keep_items = true;          // keep every deleted/deletable submission in report.items
-  int max_listed_problems = 1000;  // skipped/failed entries kept in the report
+  bool keep_items = true;             // keep every deleted/deletable submission in report.items
+  int max_listed_problems = 1000;     // skipped/failed entries kept in the report
   SweepListener* listener = nullptr;  // optional; receives every finding
   // Dry run only: start after this candidate, and stop once this many items were found
   // (report.next then tells where to go on). A page of the plan.
