@@ -25,6 +25,7 @@ struct Call {
   User user;
   bool signed_in = false;
   Role role = Role::kAnonymous;
+  bool is_host = false;  // an accepted member of the host team of the route's challenge
   std::map<std::string, std::string> params;
   json body;
   std::int64_t Id(const char* name) const { return std::stoll(params.at(name)); }
@@ -293,7 +294,7 @@ struct Api::Impl {
 
   HttpResponse Run(const Route& r, const HttpRequest& req,
                    std::map<std::string, std::string> params) {
-    Call call{req, {}, false, Role::kAnonymous, std::move(params), json::object()};
+    Call call{req, {}, false, Role::kAnonymous, false, std::move(params), json::object()};
     if (r.info.access != Access::kPublic) {
       std::string auth = req.Header("authorization");
       const auto space = auth.find(' ');
@@ -321,7 +322,8 @@ struct Api::Impl {
         }
         return FromStatus(role.status());
       }
-      call.role = *role;
+      call.role = role->role;
+      call.is_host = role->is_host;
     } else if (call.signed_in) {
       call.role = call.user.is_admin ? Role::kAdmin : Role::kParticipant;
     }
@@ -330,12 +332,12 @@ struct Api::Impl {
         if (!call.user.is_admin) return JsonError(403, "only admins may do this");
         break;
       case Access::kHost:
-        if (call.role != Role::kHost) {
+        if (!call.is_host) {
           return JsonError(403, "only hosts of this challenge may do this");
         }
         break;
       case Access::kHostOrAdmin:
-        if (call.role != Role::kHost && call.role != Role::kAdmin) {
+        if (!call.is_host && call.role != Role::kAdmin) {
           return JsonError(403, "only hosts of this challenge and admins may see this");
         }
         break;
@@ -580,7 +582,7 @@ struct Api::Impl {
   }
 
   HttpResponse RetentionInfo(Call& c) {
-    Result<Role> role = Role::kAnonymous;
+    Result<ChallengeRole> role = ChallengeRole{};
     {
       auto conn = ctx.db->LockRead();
       role = RoleFor(*conn, c.user, c.Id("pk"));
@@ -792,7 +794,7 @@ struct Api::Impl {
       if (!*challenge) return JsonError(403, "only admins may read the whole audit log");
       auto role = RoleFor(*conn, c.user, **challenge);
       if (!role.ok()) return JsonError(404, "Challenge does not exist");
-      if (*role != Role::kHost) return JsonError(403, "only hosts and admins may read this");
+      if (!role->is_host) return JsonError(403, "only hosts and admins may read this");
     }
     AuditFilter f;
     f.challenge_id = *challenge;

@@ -189,16 +189,23 @@ Result<User> Authenticate(const ServiceContext& ctx, const std::string& token) {
   return User{row->Int(1), row->Text(2), row->Text(3), row->Bool(4)};
 }
 
-Result<Role> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id) {
+Result<ChallengeRole> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id) {
   ASSIGN_OR_RETURN(auto row,
                    conn.QueryOne("SELECT m.status FROM challenges c LEFT JOIN host_team_members "
                                  "m ON m.host_team_id = c.host_team_id AND m.user_id = ? "
                                  "WHERE c.id = ?",
                                  {user.id, challenge_id}));
   if (!row) return NotFound("Challenge does not exist");
-  if (user.is_admin) return Role::kAdmin;
-  if (row->IsNull(0)) return Role::kParticipant;
-  return row->Text(0) == "accepted" ? Role::kHost : Role::kPending;
+  ChallengeRole r;
+  r.is_host = !row->IsNull(0) && row->Text(0) == "accepted";
+  if (user.is_admin) {
+    r.role = Role::kAdmin;
+  } else if (row->IsNull(0)) {
+    r.role = Role::kParticipant;
+  } else {
+    r.role = r.is_host ? Role::kHost : Role::kPending;
+  }
+  return r;
 }
 
 Result<ConsentResult> GrantConsent(const ServiceContext& ctx, std::int64_t challenge_id,

@@ -58,8 +58,14 @@ Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& us
                                 const std::string& actor);
 // The user owning the token; Unauthenticated when none.
 Result<User> Authenticate(const ServiceContext& ctx, const std::string& token);
-// The user's role for a challenge (admin beats host). NotFound when the challenge does not exist.
-Result<Role> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id);
+// What a user is for one challenge. Being an admin does not take away being a host: an admin
+// who is an accepted member of the host team may give and withdraw consent like any host.
+struct ChallengeRole {
+  Role role = Role::kAnonymous;  // the strongest: admin, then host, pending, participant
+  bool is_host = false;          // an accepted member of the challenge's host team
+};
+// The user's role for a challenge. NotFound when the challenge does not exist.
+Result<ChallengeRole> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id);
 
 // ---- import (DESIGN.md section 7) ----
 struct ImportReport {

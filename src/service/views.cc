@@ -222,13 +222,16 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
   return out;
 }
 
-Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id, Role role) {
+Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id,
+                               const ChallengeRole& who) {
+  const Role role = who.role;
+  const bool host = who.is_host;
   auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto rows,
                    conn->Query(std::string(kChallengeSql) + "WHERE c.id = ?", {challenge_id}));
   if (rows.empty()) return NotFound("Challenge does not exist");
   const SqlRow& c = rows.front();
-  const bool privileged = role == Role::kHost || role == Role::kAdmin;
+  const bool privileged = host || role == Role::kAdmin;
   const bool consent = c.Bool(2);
   json j;
   j["challenge_id"] = challenge_id;
@@ -240,11 +243,11 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
     policy["notes"] = c.Text(5);
   }
   j["retention_policy"] = policy;
-  j["user_permissions"] = {{"is_host", role == Role::kHost},
+  j["user_permissions"] = {{"is_host", host},
                            {"is_admin", role == Role::kAdmin},
                            {"role", RoleName(role)},
-                           {"can_provide_consent", role == Role::kHost && !consent},
-                           {"can_withdraw_consent", role == Role::kHost && consent}};
+                           {"can_provide_consent", host && !consent},
+                           {"can_withdraw_consent", host && consent}};
   const std::int64_t days = c.IsNull(6) ? ctx.settings.default_days : c.Int(6);
   j["current_policies"] = {
       {"retention_days", days},
@@ -288,7 +291,7 @@ Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge
                     : row->Text(6) == "accepted" ? Role::kHost
                                                  : Role::kParticipant;
   const bool has = row->Bool(1);
-  const bool host = role == Role::kHost;
+  const bool host = row->Text(6) == "accepted";  // an admin may host too
   json out = {{"challenge_id", challenge_id},
               {"challenge_title", row->Text(0)},
               {"has_consent", has},

@@ -20,7 +20,7 @@ Result<nlohmann::json> StatusView(const ServiceContext& ctx,
 
 // GET retention-info: DESIGN.md section 6; `role` decides what is shown.
 Result<nlohmann::json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge_id,
-                                         Role role);
+                                         const ChallengeRole& role);
 
 // GET retention-consent-status (DESIGN.md section 6) in one query: details only for hosts and
 // admins, and only when consent is given.

@@ -146,6 +146,27 @@ class EvalAiCaseTests(ApiTest):
             self.assertEqual((s1, s2), (403, 403))
         self.assertEqual(self.ws.sql("SELECT retention_policy_consent FROM challenges WHERE id = 1")[0][0], 0)
 
+    def test_an_admin_who_hosts_the_challenge_can_give_and_withdraw_consent(self):
+        # Issue 8 defect 7: being an admin must not take away being a host.
+        self.ws.sql("INSERT INTO host_team_members (host_team_id, user_id, status) "
+                    "SELECT 1, id, 'accepted' FROM users WHERE username = 'admin'")
+        status, body, _ = self.call("GET", "/api/challenges/1/retention-consent-status/",
+                                    token=ADMIN)
+        self.assertEqual((status, body["is_host"], body["can_provide_consent"]), (200, True, True))
+        status, info, _ = self.call("GET", "/api/challenges/1/retention-info/", token=ADMIN)
+        self.assertTrue(info["user_permissions"]["is_host"])
+        self.assertTrue(info["user_permissions"]["is_admin"])
+        status, body, _ = self.call("POST", "/api/challenges/1/retention-consent/",
+                                    {"notes": "admin hosts"}, ADMIN)
+        self.assertEqual(status, 201, body)
+        self.assertEqual(body["consent_by"], "admin")
+        status, body, _ = self.call("POST", "/api/challenges/1/update-retention-consent/",
+                                    {"consent": False}, ADMIN)
+        self.assertEqual((status, body["consent_by"]), (200, None))
+        actions = self.ws.sql("SELECT actor, action FROM audit_events WHERE challenge_id = 1 "
+                              "AND ledger = 'consent' ORDER BY id")
+        self.assertEqual(actions, [("admin", "granted"), ("admin", "withdrawn")])
+
     def test_update_requires_a_json_boolean_and_changes_nothing_otherwise(self):
         before = self.ws.dump()
         for body in ({}, {"consent": "false"}, {"consent": "true"}, {"consent": 1}, {"consent": None},
