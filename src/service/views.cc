@@ -1,5 +1,7 @@
 #include "service/views.h"
 
+#include <map>
+
 #include "domain/log_policy.h"
 #include "domain/retention_rules.h"
 
@@ -81,36 +83,55 @@ json LogStateJson(const LogState& s) {
 struct Counts {
   std::int64_t total = 0, with_eligible = 0, eligible_now = 0, deleted = 0, on_hold = 0;
   std::int64_t bytes_stored = 0;
+  std::int64_t live = 0, held_submissions = 0;  // not yet deleted; of those, held one by one
 };
 
-Result<Counts> CountsFor(SqlConnection& conn, TimePoint now,
-                         std::optional<std::int64_t> challenge) {
-  // Two statements each, so that a per-challenge count seeks the challenge's index instead of
-  // filtering a scan of every submission with "? IS NULL OR ...".
-  const std::string filter = challenge ? "WHERE s.challenge_id = ?" : "";
+// Per challenge, in one pass over the covering index submissions_status (no table rows, no
+// artifact rows: a submission's bytes_stored is kept by triggers). on_hold is filled in by
+// WithHold, which knows whether the whole challenge is held.
+Result<std::map<std::int64_t, Counts>> CountsByChallenge(SqlConnection& conn, TimePoint now,
+                                                         std::optional<std::int64_t> challenge) {
   SqlParams params = {ToUnix(now)};
   if (challenge) params.emplace_back(*challenge);
-  ASSIGN_OR_RETURN(auto r, conn.QueryOne("SELECT COUNT(*), "
-                                         "SUM(CASE WHEN s.retention_eligible_date IS NOT NULL AND "
-                                         "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
-                                         "SUM(CASE WHEN s.retention_eligible_date <= ? AND "
-                                         "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
-                                         "SUM(s.is_artifact_deleted), "
-                                         "SUM(CASE WHEN (s.legal_hold = 1 OR c.legal_hold = 1) AND "
-                                         "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END) "
-                                         "FROM submissions s JOIN challenges c ON c.id = "
-                                         "s.challenge_id " +
-                                             filter,
-                                         params));
-  Counts c{r->Int(0), r->Int(1), r->Int(2), r->Int(3), r->Int(4), 0};
-  params.erase(params.begin());
-  ASSIGN_OR_RETURN(auto b, conn.QueryOne("SELECT COALESCE(SUM(a.size_bytes), 0) FROM submissions s "
-                                         "JOIN artifacts a ON a.submission_id = s.id AND "
-                                         "a.state <> 'deleted' " +
-                                             filter,
-                                         params));
-  c.bytes_stored = b->Int(0);
+  ASSIGN_OR_RETURN(
+      auto rows,
+      conn.Query(std::string("SELECT s.challenge_id, COUNT(*), "
+                             "SUM(CASE WHEN s.retention_eligible_date IS NOT NULL AND "
+                             "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
+                             "SUM(CASE WHEN s.retention_eligible_date <= ? AND "
+                             "s.is_artifact_deleted = 0 THEN 1 ELSE 0 END), "
+                             "SUM(s.is_artifact_deleted), "
+                             "SUM(CASE WHEN s.legal_hold = 1 AND s.is_artifact_deleted = 0 "
+                             "THEN 1 ELSE 0 END), "
+                             "SUM(1 - s.is_artifact_deleted), SUM(s.bytes_stored) "
+                             "FROM submissions s INDEXED BY submissions_status ") +
+                     (challenge ? "WHERE s.challenge_id = ? " : "") + "GROUP BY s.challenge_id",
+                 params));
+  std::map<std::int64_t, Counts> out;
+  for (const auto& r : rows) {
+    Counts c;
+    c.total = r.Int(1);
+    c.with_eligible = r.Int(2);
+    c.eligible_now = r.Int(3);
+    c.deleted = r.Int(4);
+    c.held_submissions = r.Int(5);
+    c.live = r.Int(6);
+    c.bytes_stored = r.Int(7);
+    out.emplace(r.Int(0), c);
+  }
+  return out;
+}
+
+Counts WithHold(Counts c, bool challenge_on_hold) {
+  c.on_hold = challenge_on_hold ? c.live : c.held_submissions;
   return c;
+}
+
+Result<Counts> CountsFor(SqlConnection& conn, TimePoint now, std::int64_t challenge,
+                         bool challenge_on_hold) {
+  ASSIGN_OR_RETURN(auto by, CountsByChallenge(conn, now, challenge));
+  auto it = by.find(challenge);
+  return WithHold(it == by.end() ? Counts{} : it->second, challenge_on_hold);
 }
 
 json CountsJson(const Counts& c) {
@@ -137,9 +158,9 @@ Result<json> PhasesJson(SqlConnection& conn, std::int64_t challenge_id) {
   return phases;
 }
 
-Result<json> ChallengeStatus(SqlConnection& conn, const ServiceContext& ctx, const SqlRow& c) {
+Result<json> ChallengeStatus(SqlConnection& conn, const ServiceContext& ctx, const SqlRow& c,
+                             const Counts& counts) {
   const std::int64_t id = c.Int(0);
-  const TimePoint now = ctx.clock->Now();
   json j;
   j["challenge_id"] = id;
   j["title"] = c.Text(1);
@@ -154,7 +175,6 @@ Result<json> ChallengeStatus(SqlConnection& conn, const ServiceContext& ctx, con
   j["approved"] = c.Bool(9);
   j["inform_hosts"] = c.Bool(10);
   ASSIGN_OR_RETURN(j["phases"], PhasesJson(conn, id));
-  ASSIGN_OR_RETURN(auto counts, CountsFor(conn, now, id));
   j["submissions"] = CountsJson(counts);
   ASSIGN_OR_RETURN(auto next, NextDeletionDate(conn, ctx, id));
   j["next_deletion_date"] = JsonTime(next);
@@ -196,13 +216,12 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
   if (!challenge_id) {
     ASSIGN_OR_RETURN(auto cc, conn->QueryOne("SELECT COUNT(*), COALESCE(SUM("
                                              "retention_policy_consent), 0) FROM challenges"));
-    ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, now, std::nullopt));
     out["overall"] = {{"challenges", cc->Int(0)},
                       {"challenges_with_consent", cc->Int(1)},
-                      {"submissions", CountsJson(counts)},
                       {"retention_days_default", ctx.settings.default_days},
                       {"notice_days", ctx.settings.notice_days}};
   }
+  ASSIGN_OR_RETURN(auto by_challenge, CountsByChallenge(*conn, now, challenge_id));
   std::string sql = kChallengeSql;
   SqlParams params;
   if (challenge_id) {
@@ -215,10 +234,20 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
     return NotFound("challenge " + std::to_string(*challenge_id) + " does not exist");
   }
   out["challenges"] = json::array();
+  Counts overall;
   for (const auto& r : rows) {
-    ASSIGN_OR_RETURN(auto one, ChallengeStatus(*conn, ctx, r));
+    auto it = by_challenge.find(r.Int(0));
+    const Counts counts = WithHold(it == by_challenge.end() ? Counts{} : it->second, r.Bool(7));
+    overall.total += counts.total;
+    overall.with_eligible += counts.with_eligible;
+    overall.eligible_now += counts.eligible_now;
+    overall.deleted += counts.deleted;
+    overall.on_hold += counts.on_hold;
+    overall.bytes_stored += counts.bytes_stored;
+    ASSIGN_OR_RETURN(auto one, ChallengeStatus(*conn, ctx, r, counts));
     out["challenges"].push_back(std::move(one));
   }
+  if (!challenge_id) out["overall"]["submissions"] = CountsJson(overall);
   return out;
 }
 
@@ -268,7 +297,7 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
                                {"log_retention_applied_days", OptDays(log.applied)},
                                {"log_retention_state", log.state}};
   ASSIGN_OR_RETURN(j["phases"], PhasesJson(*conn, challenge_id));
-  ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, ctx.clock->Now(), challenge_id));
+  ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, ctx.clock->Now(), challenge_id, c.Bool(7)));
   j["submissions"] = CountsJson(counts);
   ASSIGN_OR_RETURN(auto next, NextDeletionDate(*conn, ctx, challenge_id));
   j["next_deletion_date"] = JsonTime(next);

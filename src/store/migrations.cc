@@ -182,6 +182,30 @@ CREATE INDEX artifacts_deleting ON artifacts(id) WHERE delete_started_at IS NOT 
 CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id)
   WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
 )sql",
+      // 3: status from one pass over an index (issue 9): each submission carries the bytes of
+      // its artifacts not yet deleted, kept by triggers wherever artifacts change.
+      R"sql(
+ALTER TABLE submissions ADD COLUMN bytes_stored INTEGER NOT NULL DEFAULT 0;
+UPDATE submissions SET bytes_stored = (SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a
+  WHERE a.submission_id = submissions.id AND a.state <> 'deleted');
+CREATE TRIGGER artifacts_bytes_insert AFTER INSERT ON artifacts WHEN NEW.state <> 'deleted'
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored + NEW.size_bytes WHERE id = NEW.submission_id;
+END;
+CREATE TRIGGER artifacts_bytes_update AFTER UPDATE OF state, size_bytes ON artifacts
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored
+    - (CASE WHEN OLD.state <> 'deleted' THEN OLD.size_bytes ELSE 0 END)
+    + (CASE WHEN NEW.state <> 'deleted' THEN NEW.size_bytes ELSE 0 END)
+  WHERE id = NEW.submission_id;
+END;
+CREATE TRIGGER artifacts_bytes_delete AFTER DELETE ON artifacts WHEN OLD.state <> 'deleted'
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored - OLD.size_bytes WHERE id = OLD.submission_id;
+END;
+CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
+  retention_eligible_date, legal_hold, bytes_stored);
+)sql",
   };
   return kMigrations;
 }
