@@ -1,36 +1,28 @@
 #!/usr/bin/env bash
-# Scale check: import, recompute, dry run, status and the sweep at two sizes (default 100k and
-# 400k submissions, 2 artifacts each), printing seconds per step and the ratio between sizes
-# (linear work gives a ratio close to the size ratio). Notices are off (notice_days = 0) so the
-# sweep acts on every eligible submission.
-#   bench/scale.sh [path/to/retention] [SMALL] [LARGE]
+# Scale benchmark (issue 9): at each size N (default 100000 and 1000000 submissions), times
+# import, update-dates, the dry run (JSON and text), status and the sweep of the real binary with
+# peak RSS, next to floors measured in the same run on copies of the same data (one set-based
+# UPDATE, one SELECT, unlink+rmdir+UPDATE, an executemany insert); then shape B (shape A plus a
+# 200,000-submission challenge on legal hold) against shape A; at the largest size the query
+# plans of the sweep's batch statements and bench/writer_latency.py. Prints ratios with
+# PASS/MISS; a MISS does not fail the script, a failing step does (exit 1).
+#
+#   bench/scale.sh [N...]               e.g. bench/scale.sh 20000 100000 for a quick run
+#   RETENTION_BIN=path/to/retention     the binary (default build/apps/retention/retention)
+#   TMPDIR=/dev/shm                     where the data goes (default /tmp; tmpfs vs disk changes
+#                                       the unlink floor by ~10x)
+#   BENCH_HELD=200000                   size of shape B's held challenge (0: no shape B)
+#   BENCH_FILES=all|eligible            write all 2N files (default) or only the eligible ones
+#   BENCH_LATENCY=0                     skip the writer latency run
+#   BENCH_KEEP=1                        keep the work dir
+# Needs bash, /usr/bin/python3 (stdlib), /usr/bin/sqlite3; peak RSS from /usr/bin/time if present.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-bin="${1:-$root/build/apps/retention/retention}"
-sizes=("${2:-100000}" "${3:-400000}")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-now=2027-06-01T00:00:00Z
-declare -A secs
-steps=(import update-dates update-dates-noop dry-run status sweep)
-for n in "${sizes[@]}"; do
-  /usr/bin/python3 "$root/bench/make_scale_data.py" "$work/data-$n.json" "$n" --now "$now"
-  export RETENTION_DB="sqlite://$work/db-$n.db" RETENTION_STORAGE="file://$work/a-$n" \
-         RETENTION_LOGS="file://$work/l-$n" RETENTION_FAKE_NOW="$now" RETENTION_NOTICE_DAYS=0
-  t() { local s; s=$(date +%s.%N); "$@" >/dev/null; echo "$(date +%s.%N) - $s" | bc; }
-  secs[import,$n]=$(t "$bin" import "$work/data-$n.json")
-  /usr/bin/sqlite3 "$work/db-$n.db" "UPDATE submissions SET retention_eligible_date = NULL"
-  secs[update-dates,$n]=$(t "$bin" update-dates)
-  secs[update-dates-noop,$n]=$(t "$bin" update-dates)
-  secs[dry-run,$n]=$(t "$bin" --json cleanup --dry-run)
-  secs[status,$n]=$(t "$bin" --json status)
-  secs[sweep,$n]=$(t "$bin" cleanup)
-  left=$(/usr/bin/sqlite3 "$work/db-$n.db" "SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 0")
-  echo "size $n: submissions left after the sweep: $left"
+export RETENTION_BIN="${RETENTION_BIN:-$root/build/apps/retention/retention}"
+for n in "$@"; do
+  [[ "$n" =~ ^[0-9]+$ && "$n" -ge 1000 ]] || { echo "scale.sh: sizes are integers >= 1000: $n" >&2; exit 2; }
 done
-printf "%-20s %12s %12s %8s\n" step "${sizes[0]}" "${sizes[1]}" ratio
-for s in "${steps[@]}"; do
-  a=${secs[$s,${sizes[0]}]}; b=${secs[$s,${sizes[1]}]}
-  printf "%-20s %12.2f %12.2f %8.2f\n" "$s" "$a" "$b" "$(echo "$b / $a" | bc -l)"
-done
-echo "size ratio: $(echo "${sizes[1]} / ${sizes[0]}" | bc -l | cut -c1-5)"
+[[ -x "$RETENTION_BIN" ]] || { echo "scale.sh: no binary at $RETENTION_BIN (build it or set RETENTION_BIN)" >&2; exit 2; }
+command -v /usr/bin/sqlite3 >/dev/null || { echo "scale.sh: needs /usr/bin/sqlite3 (apt-get install sqlite3)" >&2; exit 2; }
+[[ -x /usr/bin/time ]] || echo "scale.sh: no /usr/bin/time; peak RSS comes from wait4() instead" >&2
+exec /usr/bin/python3 "$root/bench/scale.py" "$@"
