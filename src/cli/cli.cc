@@ -103,11 +103,9 @@ int RunCli(int argc, char** argv) {
     action = [&]() -> int {
       std::ifstream in(import_file, std::ios::binary);
       if (!in) return Fail(InvalidArgument("cannot read import file " + import_file));
-      std::stringstream buf;
-      buf << in.rdbuf();
       auto app = OpenApp(g);
       if (!app.ok()) return Fail(app.status());
-      auto r = ImportData((*app)->context(), buf.str());
+      auto r = ImportData((*app)->context(), in);
       if (!r.ok()) return Fail(r.status().WithContext("import " + import_file));
       json j = {
           {"users", r->users},      {"host_teams", r->host_teams},   {"challenges", r->challenges},

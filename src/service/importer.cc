@@ -1,8 +1,10 @@
 // ImportData (DESIGN.md section 7) and the platform's create/update endpoints, which share one
 // validating reader. Strict: unknown keys, wrong types and dangling references are errors naming
 // their JSON path; every call is one transaction.
+#include <istream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 
 #include "artifacts/artifact_store.h"
 #include "core/crypto.h"
@@ -329,12 +331,17 @@ class Importer {
   const ServiceContext& ctx_;
 };
 
-// Line and column (1-based) of a byte offset.
-std::string Position(const std::string& text, std::size_t offset) {
+// Line and column (1-based) of a byte offset, read again from the start of `in`; the offset alone
+// when the stream cannot seek.
+std::string Position(std::istream& in, std::size_t offset) {
+  in.clear();
+  in.seekg(0);
+  if (!in) return "byte " + std::to_string(offset + 1);
   std::size_t line = 1;
   std::size_t col = 1;
-  for (std::size_t i = 0; i < offset && i < text.size(); ++i) {
-    if (text[i] == '\n') {
+  char c = 0;
+  for (std::size_t i = 0; i < offset && in.get(c); ++i) {
+    if (c == '\n') {
       ++line;
       col = 1;
     } else {
@@ -344,25 +351,123 @@ std::string Position(const std::string& text, std::size_t offset) {
   return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
+// Imports each submission as soon as the parser has read it and drops it from the tree, so that
+// memory holds users, teams, challenges and phases but never the submissions (DESIGN section 7:
+// "read as a stream"). A submission is streamed when the ids of its phase and challenge came
+// before it in the file (as in every file we write); otherwise it stays in the tree and
+// Importer::Run takes it with its phase. Streamed rows precede their phase and challenge rows,
+// so foreign keys are checked at commit (DeferForeignKeys).
+class SubmissionStream {
+ public:
+  SubmissionStream(Importer& importer, ImportReport& report)
+      : importer_(importer), report_(report) {}
+
+  // The nlohmann parser callback: false drops the value just read.
+  bool OnEvent(json::parse_event_t event, json& parsed) {
+    using Event = json::parse_event_t;
+    switch (event) {
+      case Event::object_start:
+      case Event::array_start:
+        Enter(event == Event::array_start);
+        return true;
+      case Event::key:
+        if (!frames_.empty()) frames_.back().key = parsed.get<std::string>();
+        return true;
+      case Event::value:
+        if (!frames_.empty()) {
+          Frame& f = frames_.back();
+          if (f.is_array) ++f.next_index;
+          if (!f.is_array && f.key == "id" && parsed.is_number_integer() &&
+              parsed.get<std::int64_t>() > 0) {
+            f.id = parsed.get<std::int64_t>();
+          }
+        }
+        return true;
+      case Event::array_end:
+        frames_.pop_back();
+        return true;
+      case Event::object_end: {
+        const bool keep = !IsStreamedSubmission() || !Import(parsed);
+        frames_.pop_back();
+        return keep;
+      }
+    }
+    return true;
+  }
+
+  // The first error of a streamed submission; the parse goes on but imports nothing more.
+  const Status& status() const { return status_; }
+
+ private:
+  struct Frame {
+    bool is_array = false;
+    std::size_t index = 0;       // this container's index in its parent array
+    std::size_t next_index = 0;  // arrays: the index of the next element
+    std::string key;             // objects: the key being read
+    std::optional<std::int64_t> id;
+  };
+
+  void Enter(bool is_array) {
+    Frame f;
+    f.is_array = is_array;
+    if (!frames_.empty() && frames_.back().is_array) f.index = frames_.back().next_index++;
+    frames_.push_back(std::move(f));
+  }
+
+  // $ . challenges [i] . phases [j] . submissions [k], with the challenge's and phase's ids read.
+  bool IsStreamedSubmission() const {
+    return frames_.size() == 7 && frames_[0].key == "challenges" && frames_[1].is_array &&
+           !frames_[2].is_array && frames_[2].key == "phases" && frames_[2].id &&
+           frames_[3].is_array && !frames_[4].is_array && frames_[4].key == "submissions" &&
+           frames_[4].id && frames_[5].is_array && !frames_[6].is_array;
+  }
+
+  // True when the submission was imported (or refused: the error is kept, the object dropped).
+  bool Import(const json& submission) {
+    if (!status_.ok()) return true;
+    const std::string path = "$.challenges[" + std::to_string(frames_[2].index) + "].phases[" +
+                             std::to_string(frames_[4].index) + "].submissions[" +
+                             std::to_string(frames_[6].index) + "]";
+    status_ = importer_.ImportSubmission(Fields(submission, path), *frames_[4].id, *frames_[2].id,
+                                         report_);
+    return true;
+  }
+
+  Importer& importer_;
+  ImportReport& report_;
+  std::vector<Frame> frames_;
+  Status status_ = Status::Ok();
+};
+
 }  // namespace
 
 Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& json_text) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    // e.byte is the 1-based offset just past the offending character.
-    const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
-    std::string what = e.what();
-    if (auto p = what.find("; last read"); p != std::string::npos) what = what.substr(p + 2);
-    return InvalidArgument("malformed import file at " + Position(json_text, at) + ": " + what);
-  }
+  std::istringstream in(json_text);
+  return ImportData(ctx, in);
+}
+
+Result<ImportReport> ImportData(const ServiceContext& ctx, std::istream& in) {
   ImportReport report;
   std::vector<std::int64_t> challenges;
   {
     auto conn = ctx.db->Lock();
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    RETURN_IF_ERROR(conn->DeferForeignKeys());
     Importer importer(*conn, ctx);
+    SubmissionStream stream(importer, report);
+    json root;
+    try {
+      root = json::parse(in, [&stream](int /*depth*/, json::parse_event_t event, json& parsed) {
+        return stream.OnEvent(event, parsed);
+      });
+    } catch (const json::parse_error& e) {
+      // e.byte is the 1-based offset just past the offending character.
+      const std::size_t at = e.byte > 0 ? e.byte - 1 : 0;
+      std::string what = e.what();
+      if (auto p = what.find("; last read"); p != std::string::npos) what = what.substr(p + 2);
+      return InvalidArgument("malformed import file at " + Position(in, at) + ": " + what);
+    }
+    RETURN_IF_ERROR(stream.status());
     RETURN_IF_ERROR(importer.Run(root, report));
     for (auto id : importer.imported_challenges_) {
       RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, id).status());
@@ -375,7 +480,15 @@ Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& js
               std::to_string(report.submissions) + " submissions";
     e.at = ctx.clock->Now();
     RETURN_IF_ERROR(AppendAuditEvent(*conn, std::move(e)).status());
-    RETURN_IF_ERROR(tx.Commit());
+    if (auto st = tx.Commit(); !st.ok()) {
+      if (st.code() == StatusCode::kFailedPrecondition) {
+        return InvalidArgument(
+            "import file: a submission refers to a phase or challenge that is not imported "
+            "with it (" +
+            st.message() + ")");
+      }
+      return st;
+    }
     challenges = importer.imported_challenges_;
   }
   for (auto id : challenges) {

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
@@ -75,6 +76,9 @@ struct ImportReport {
 // Imports a whole file in one transaction: all or nothing. InvalidArgument with line and column
 // for malformed JSON, with the JSON path for invalid values, reused ids or unknown references.
 Result<ImportReport> ImportData(const ServiceContext& ctx, const std::string& json_text);
+// The same, read from a stream: submissions are imported as they are read and not kept, so memory
+// does not grow with the file. A seekable stream gets line and column in a parse error.
+Result<ImportReport> ImportData(const ServiceContext& ctx, std::istream& in);
 
 // ---- consent (R7) ----
 struct ConsentResult {

@@ -77,6 +77,11 @@ class SqlConnection {
   virtual Status Commit() = 0;
   virtual Status Rollback() = 0;
 
+  // Checks foreign keys when the current transaction commits instead of at each statement, for a
+  // writer that inserts rows before the rows they refer to (the streaming import). A violation
+  // then fails Commit() with kFailedPrecondition. Lasts until the transaction ends.
+  virtual Status DeferForeignKeys() = 0;
+
   // "sqlite" or "postgresql".
   virtual std::string_view Dialect() const = 0;
 

@@ -68,6 +68,38 @@ TEST(StoreTest, ForeignKeysAreEnforced) {
   EXPECT_EQ(bad.status().code(), StatusCode::kFailedPrecondition);
 }
 
+TEST(StoreTest, DeferredForeignKeysAreCheckedAtCommit) {
+  auto conn = Fresh();
+  {
+    // A child before its parent commits once the parent is there.
+    auto tx = Transaction::Start(*conn, TxMode::kWrite);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(conn->DeferForeignKeys().ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO phases (id, challenge_id, name) VALUES (1, 1, 'x')").ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 't')").ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) "
+                           "VALUES (1, 'c', 1, 0)")
+                    .ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  {
+    // A child whose parent never comes fails the commit, and nothing of it stays.
+    auto tx = Transaction::Start(*conn, TxMode::kWrite);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(conn->DeferForeignKeys().ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO phases (id, challenge_id, name) VALUES (2, 99, 'y')").ok());
+    auto commit = tx->Commit();
+    ASSERT_FALSE(commit.ok());
+    EXPECT_EQ(commit.code(), StatusCode::kFailedPrecondition);
+  }
+  auto count = conn->QueryOne("SELECT COUNT(*) FROM phases");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ((*count)->Int(0), 1);
+  // The next transaction checks at each statement again.
+  auto bad = conn->Exec("INSERT INTO phases (id, challenge_id, name) VALUES (3, 99, 'z')");
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST(StoreTest, ReadersSeeCommittedWritesRefuseWritesAndDoNotWaitForTheWriter) {
   const std::string path = ::testing::TempDir() + "/store_test_readers.db";
   std::remove(path.c_str());

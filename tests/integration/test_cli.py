@@ -314,6 +314,64 @@ class BadInputTests(WorkspaceTest):
             self.assertIn(needle, r.stderr)
             self.assertUnchanged()
 
+    # Issue 9 item 4: the import is read as a stream. The tests below check what streaming must
+    # not change (all or nothing, line and column, paths, any key order) and that memory stays flat.
+    def big_import(self, n, fault=None, base=0):
+        """An import text with one challenge, one phase and n submissions of one artifact each,
+        one submission per line; `fault` replaces the text of the last submission."""
+        subs = [json.dumps({"id": 100000 * (base + 1) + i, "participant": "bob",
+                            "submitted_at": "2026-01-01T00:00:00Z",
+                            "artifacts": [{"kind": "input_file",
+                                           "key": "big%d/%d/in.zip" % (base, i), "size": 10}]})
+                for i in range(n)]
+        if fault is not None:
+            subs[-1] = fault
+        head = ('{"challenges": [{"id": %d, "title": "big", "host_team": 1, "phases": [\n'
+                '  {"id": %d, "name": "p", "end_date": "2026-02-01T00:00:00Z", "submissions": [\n'
+                % (50 + base, 500 + base))
+        return head + ",\n".join(subs) + "\n]}]}]}\n"
+
+    def test_a_fault_after_thousands_of_streamed_submissions_changes_nothing(self):
+        path = self.ws.write("late.json", self.big_import(3000, fault='{"id": 1,, }'))
+        r = self.ws.run("import", path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("line 3002, column 10", r.stderr)  # head is 2 lines; the fault is the 3000th
+        self.assertUnchanged()
+
+    def test_a_streamed_submission_error_names_its_path_and_changes_nothing(self):
+        fault = json.dumps({"id": 100001, "participant": "bob",
+                            "submitted_at": "2026-01-01T00:00:00Z"})  # the id of submission [1]
+        path = self.ws.write("dup.json", self.big_import(5, fault=fault))
+        r = self.ws.run("import", path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("$.challenges[0].phases[0].submissions[4]", r.stderr)
+        self.assertIn("submission 100001 already exists", r.stderr)
+        self.assertUnchanged()
+
+    def test_any_key_order_imports_the_same(self):
+        # Challenges before users and teams, ids after the arrays: nothing can be streamed early,
+        # and the file still imports with every reference checked.
+        text = ('{"challenges": [{"phases": [{"submissions": [{"id": 9001, "participant": "p", '
+                '"submitted_at": "2026-01-01T00:00:00Z", "artifacts": [{"kind": "input_file", '
+                '"key": "late/9001", "size": 3}]}], "name": "p", "id": 901}], "title": "late", '
+                '"host_team": 9, "id": 90, "consent": {"by": "zoe", "at": "2026-01-02T00:00:00Z"}}],'
+                ' "host_teams": [{"members": [{"username": "zoe", "status": "accepted"}], '
+                '"name": "t", "id": 9}], "users": [{"username": "zoe", "email": "zoe@example.org"}]}')
+        r = self.ws.json("import", self.ws.write("order.json", text))
+        self.assertEqual((r["submissions"], r["artifacts"], r["consents"]), (1, 1, 1))
+        self.assertEqual(self.ws.sql("SELECT phase_id, challenge_id FROM submissions WHERE id = 9001"),
+                         [(901, 90)])
+
+    def test_a_phase_whose_id_changes_after_its_submissions_is_refused(self):
+        # A duplicate "id" key: the streamed submissions went in under the first id, the phase
+        # under the last. The foreign keys checked at commit refuse the whole file.
+        text = self.big_import(3).replace('{"id": 500, "name": "p",', '{"id": 500, "name": "p",', 1)
+        text = text.replace("\n]}]}]}\n", '\n], "id": 501}]}]}\n')
+        r = self.ws.run("import", self.ws.write("twice.json", text))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("refers to a phase or challenge that is not imported", r.stderr)
+        self.assertUnchanged()
+
     def test_unknown_challenge_or_user_and_non_host_are_refused(self):
         r = self.ws.run("consent", "999", "alice")
         self.assertEqual(r.returncode, 3)

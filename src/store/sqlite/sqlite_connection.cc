@@ -102,6 +102,7 @@ class SqliteConnection final : public SqlConnection {
     if (sqlite3_get_autocommit(db_) != 0) return Status::Ok();
     return Simple("ROLLBACK");
   }
+  Status DeferForeignKeys() override { return Simple("PRAGMA defer_foreign_keys = ON"); }
   std::string_view Dialect() const override { return "sqlite"; }
   std::int64_t StepsDone() const override { return steps_; }
 
