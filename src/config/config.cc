@@ -2,8 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -17,16 +19,26 @@ struct Problems {
   void Add(std::string p) { list.push_back(std::move(p)); }
 };
 
-bool ParseInt(const std::string& text, int& out) {
-  try {
-    std::size_t used = 0;
-    const std::int64_t v = std::stoll(text, &used);
-    if (used != text.size()) return false;
-    out = static_cast<int>(v);
-    return true;
-  } catch (...) {
-    return false;
+// Range-checks before narrowing (issue 8 defect 3): a value outside int is refused, never wrapped
+// onto a valid one.
+bool FitsInt(std::int64_t v) {
+  return v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max();
+}
+
+enum class IntParse { kOk, kNotInteger, kOutOfRange };
+
+IntParse ParseInt(const std::string& text, int& out) {
+  std::int64_t v = 0;
+  const char* first = text.data();
+  const char* last = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(first, last, v);
+  if (text.empty() || ptr != last) {
+    return ec == std::errc::result_out_of_range ? IntParse::kOutOfRange : IntParse::kNotInteger;
   }
+  if (ec == std::errc::result_out_of_range || !FitsInt(v)) return IntParse::kOutOfRange;
+  if (ec != std::errc()) return IntParse::kNotInteger;
+  out = static_cast<int>(v);
+  return IntParse::kOk;
 }
 
 void ApplyFile(const std::string& file, Config& c, Problems& problems) {
@@ -89,7 +101,12 @@ void ApplyFile(const std::string& file, Config& c, Problems& problems) {
       };
       auto integer = [&](int& dst) {
         if (value.is_integer()) {
-          dst = static_cast<int>(value.as_integer()->get());
+          const std::int64_t v = value.as_integer()->get();
+          if (FitsInt(v)) {
+            dst = static_cast<int>(v);
+          } else {
+            problems.Add(where + ": " + std::to_string(v) + " is out of range");
+          }
         } else {
           problems.Add(where + ": must be an integer");
         }
@@ -121,7 +138,16 @@ void ApplyEnv(Config& c, Problems& problems) {
   };
   auto integer = [&](const char* name, int& dst) {
     if (auto v = env(name)) {
-      if (!ParseInt(*v, dst)) problems.Add(std::string(name) + ": '" + *v + "' is not an integer");
+      switch (ParseInt(*v, dst)) {
+        case IntParse::kOk:
+          break;
+        case IntParse::kNotInteger:
+          problems.Add(std::string(name) + ": '" + *v + "' is not an integer");
+          break;
+        case IntParse::kOutOfRange:
+          problems.Add(std::string(name) + ": '" + *v + "' is out of range");
+          break;
+      }
     }
   };
   str("RETENTION_DB", c.database_url);
@@ -170,8 +196,12 @@ Result<Config> LoadConfig(const ConfigOverrides& overrides) {
   if (overrides.listen) c.listen = *overrides.listen;
   Validate(c, problems);
   if (!problems.list.empty()) {
-    std::string msg = "invalid configuration:";
-    for (const auto& p : problems.list) msg += "\n  " + p;
+    // One line (DESIGN.md section 5), every problem listed: "; " between them.
+    std::string msg = "invalid configuration: ";
+    for (std::size_t i = 0; i < problems.list.size(); ++i) {
+      if (i > 0) msg += "; ";
+      msg += problems.list[i];
+    }
     return InvalidArgument(msg);
   }
   return c;

@@ -42,7 +42,7 @@ struct ConfigOverrides {
 
 // Builds the configuration from defaults, the file (if any), the environment and `overrides`.
 // InvalidArgument listing every problem (unknown keys, wrong types, out-of-range values, bad
-// crons) on separate lines.
+// crons, values outside int) on one line, separated by "; " (DESIGN.md section 5).
 Result<Config> LoadConfig(const ConfigOverrides& overrides);
 
 // "sqlite://./var/x.db" -> "./var/x.db"; "file://./var/a" -> "./var/a". InvalidArgument when the

@@ -475,3 +475,35 @@ class JsonOutputTests(WorkspaceTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ConfigErrorTests(WorkspaceTest):
+    """Issue 8 defect 3 (and defect 13, config part): an integer config value outside int is
+    refused with exit 2 naming the key, never wrapped onto a valid one; errors are one line."""
+
+    def assertRefused(self, r, key):
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn(key, r.stderr)
+        self.assertIn("out of range", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_issue8_defect3_env_value_overflowing_int_is_refused(self):
+        r = self.ws.run("status", env={"RETENTION_NOTICE_DAYS": "4294967296"})
+        self.assertRefused(r, "RETENTION_NOTICE_DAYS")
+        r = self.ws.run("status", env={"RETENTION_DEFAULT_DAYS": "4294967297"})
+        self.assertRefused(r, "RETENTION_DEFAULT_DAYS")
+        r = self.ws.run("status", env={"RETENTION_DEFAULT_DAYS": "99999999999999999999999"})
+        self.assertRefused(r, "RETENTION_DEFAULT_DAYS")
+
+    def test_issue8_defect3_toml_value_overflowing_int_is_refused(self):
+        path = self.ws.write("c.toml", "[retention]\ndefault_days = 4294967297\n")
+        r = self.ws.run("--config", path, "status")
+        self.assertRefused(r, "retention.default_days")
+
+    def test_issue8_defect13_several_config_errors_print_on_one_line(self):
+        path = self.ws.write("c.toml", "[server]\nthreads = 9000\n[nope]\nx = 1\n")
+        r = self.ws.run("--config", path, "status", env={"RETENTION_DEFAULT_DAYS": "abc"})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        for part in ("server.threads", "[nope]", "RETENTION_DEFAULT_DAYS"):
+            self.assertIn(part, r.stderr)
