@@ -30,42 +30,29 @@ JOIN challenges c ON c.id = b.challenge_id
 LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
 ORDER BY b.retention_eligible_date, b.id, a.id
 """
-K_SAME_DATE = """
+
+
+def batch_cte(where, order):
+    """The `b` CTE of one batch statement: live rows with an eligible date, `where`, `order`."""
+    return """
 WITH b AS (
   SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
          s.notice_sent_at
   FROM submissions s
   WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.retention_eligible_date = ? AND s.id > ?
-  ORDER BY s.id LIMIT ?)
-"""
-K_LATER_DATES = """
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
-  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
-"""
-K_SAME_DATE_CHALLENGE = """
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.challenge_id = ? AND s.retention_eligible_date = ? AND s.id > ?
-  ORDER BY s.id LIMIT ?)
-"""
-K_LATER_DATES_CHALLENGE = """
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
-  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
-"""
+    AND %s
+  ORDER BY %s LIMIT ?)
+""" % (where, order)
+
+
+K_SAME_DATE = batch_cte("s.retention_eligible_date = ? AND s.id > ?", "s.id")
+K_LATER_DATES = batch_cte("s.retention_eligible_date > ? AND s.retention_eligible_date <= ?",
+                          "s.retention_eligible_date, s.id")
+K_SAME_DATE_CHALLENGE = batch_cte(
+    "s.challenge_id = ? AND s.retention_eligible_date = ? AND s.id > ?", "s.id")
+K_LATER_DATES_CHALLENGE = batch_cte(
+    "s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?",
+    "s.retention_eligible_date, s.id")
 
 # The floor of update-dates: R2 for every live row in one set-based UPDATE (the product's own
 # statement, without the process around it).

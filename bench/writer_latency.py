@@ -20,7 +20,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -33,15 +32,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import benchlib as bl  # noqa: E402
 import make_scale_data as data  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+from api_helpers import free_port  # noqa: E402
+
 NOW = data.parse_time(bl.NOW_ISO)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def swept_challenges(db):
