@@ -12,6 +12,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// The most protected candidates one batch of a real sweep reads on (see SweepBatch).
+constexpr std::size_t kProtectedRun = 4096;
+
 struct CandidateArtifact {
   std::int64_t id = 0;
   SweptArtifact artifact;
@@ -29,7 +32,8 @@ struct Candidate {
 // eligible date (a row-value comparison would seek on the date only; every submission of a
 // phase shares one): first the rest of the current date by id, then the later dates. Both run on
 // submission_sweep, or on submission_sweep_challenge for one challenge. Artifacts come in the same
-// statement, from a LIMITed set of submissions, so a batch is two queries whatever its size.
+// statement, from a LIMITed set of submissions, so a batch is two queries whatever its size; a
+// submission that a hold or a missing consent protects comes without them (it is only counted).
 constexpr const char* kColumns = R"sql(
 SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
@@ -38,6 +42,7 @@ FROM b
 JOIN phases p ON p.id = b.phase_id
 JOIN challenges c ON c.id = b.challenge_id
 LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
+  AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
 ORDER BY b.retention_eligible_date, b.id, a.id
 )sql";
 
@@ -220,13 +225,44 @@ struct Outcome {
   std::string error;
 };
 
-// Records a batch's outcomes in one write transaction. A statement that fails does not undo the
-// others (SQLite keeps the transaction; the first error is returned after the commit), so one bad
-// row cannot roll back the bookkeeping of files that are gone. A failed commit is retried; what
-// still fails keeps its intent for the next run's recovery.
+// Runs `head` IN (ids) as one statement per chunk (ExecForIds). When that fails (a trigger refused
+// a row, the disk is full, ...) it runs row by row, so that one bad row cannot take the others'
+// bookkeeping with it; `note` gets each row's failure with `what(id)`.
+template <typename What, typename Note>
+void ExecEach(SqlConnection& conn, std::string_view head, const SqlParams& leading,
+              const std::vector<std::int64_t>& ids, const What& what, const Note& note) {
+  if (ids.empty() || ExecForIds(conn, head, leading, ids).ok()) return;
+  const std::string one = std::string(head) + " = ?";
+  for (std::int64_t id : ids) {
+    SqlParams params = leading;
+    params.emplace_back(id);
+    const Status st = conn.Exec(one, params).status();
+    if (!st.ok()) note(st, what(id));
+  }
+}
+
+// Records a batch's outcomes in one write transaction, a statement per kind of outcome. A statement
+// that fails does not undo the others (SQLite keeps the transaction; ExecEach falls back to single
+// rows; the first error is returned after the commit), so one bad row cannot roll back the
+// bookkeeping of files that are gone. A failed commit is retried; what still fails keeps its
+// intent for the next run's recovery.
 Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
                       const std::vector<std::int64_t>& unprocessed,
                       const std::vector<std::int64_t>& all_gone, std::int64_t now) {
+  if (outcomes.empty() && unprocessed.empty() && all_gone.empty()) return Status::Ok();
+  std::vector<std::int64_t> deleted;
+  for (const Outcome& o : outcomes) {
+    if (o.deleted) deleted.push_back(o.artifact_id);
+  }
+  auto artifact_what = [&outcomes](std::int64_t id) {
+    for (const Outcome& o : outcomes) {
+      if (o.artifact_id == id) {
+        return "record the deletion of artifact " + std::to_string(id) + " of submission " +
+               std::to_string(o.submission_id);
+      }
+    }
+    return "record the deletion of artifact " + std::to_string(id);
+  };
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     Status first_error;
@@ -238,37 +274,32 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
       last = tx.status();
       continue;
     }
+    ExecEach(conn,
+             "UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, last_error = NULL, "
+             "deleted_at = ?, delete_started_at = NULL WHERE id",
+             {now}, deleted, artifact_what, note);
     for (const Outcome& o : outcomes) {
-      const std::string what = "record the deletion of artifact " + std::to_string(o.artifact_id) +
-                               " of submission " + std::to_string(o.submission_id);
-      if (o.deleted) {
-        note(conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
-                       "last_error = NULL, deleted_at = ?, delete_started_at = NULL WHERE id = ?",
-                       {now, o.artifact_id})
-                 .status(),
-             what);
-      } else {
-        note(conn.Exec("UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
-                       "last_error = ?, delete_started_at = NULL WHERE id = ?",
-                       {o.error, o.artifact_id})
-                 .status(),
-             what);
-      }
-    }
-    for (std::int64_t id : unprocessed) {
-      note(conn.Exec("UPDATE artifacts SET delete_started_at = NULL WHERE submission_id = ? AND "
-                     "delete_started_at IS NOT NULL",
-                     {id})
+      if (o.deleted) continue;
+      note(conn.Exec("UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
+                     "last_error = ?, delete_started_at = NULL WHERE id = ?",
+                     {o.error, o.artifact_id})
                .status(),
-           "clear the deletion intent of submission " + std::to_string(id));
+           artifact_what(o.artifact_id));
     }
-    for (std::int64_t id : all_gone) {
-      note(conn.Exec("UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? "
-                     "WHERE id = ?",
-                     {now, id})
-               .status(),
-           "record submission " + std::to_string(id) + " as deleted");
-    }
+    ExecEach(
+        conn,
+        "UPDATE artifacts SET delete_started_at = NULL WHERE delete_started_at IS NOT NULL AND "
+        "submission_id",
+        {}, unprocessed,
+        [](std::int64_t id) {
+          return "clear the deletion intent of submission " + std::to_string(id);
+        },
+        note);
+    ExecEach(
+        conn, "UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE id",
+        {now}, all_gone,
+        [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
+        note);
     const Status committed = tx->Commit();
     if (committed.ok()) return first_error;
     last = committed;
@@ -370,21 +401,38 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
   const TimePoint now = ctx.clock->Now();
   std::vector<Candidate> batch;
   std::vector<bool> deletable;
+  bool full = false;  // the last chunk read was full: the walk goes on
   {
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
-    ASSIGN_OR_RETURN(
-        batch, LoadBatch(conn, ctx.settings, report.as_of, cursor, options.challenge_id, limit));
-    deletable.reserve(batch.size());
-    for (const Candidate& c : batch) {
-      const bool del = DecideSweep(c.facts, now).delete_now;
-      deletable.push_back(del);
-      if (del && !c.artifacts.empty()) {
-        RETURN_IF_ERROR(
-            conn.Exec("UPDATE artifacts SET delete_started_at = ? WHERE "
-                      "submission_id = ? AND state <> 'deleted'",
-                      {ToUnix(now), c.id}));
+    std::vector<std::int64_t> intents;
+    // A run of protected candidates (a challenge on hold, no notice yet) is read on in the same
+    // batch, up to kProtectedRun of them and half the budget, so that a held challenge costs reads
+    // rather than batches; the chunk that has something to delete ends the read.
+    SweepCursor probe = cursor;
+    for (;;) {
+      ASSIGN_OR_RETURN(auto chunk, LoadBatch(conn, ctx.settings, report.as_of, probe,
+                                             options.challenge_id, limit));
+      full = static_cast<int>(chunk.size()) == limit;
+      bool any = false;
+      for (Candidate& c : chunk) {
+        const bool del = DecideSweep(c.facts, now).delete_now;
+        any = any || del;
+        deletable.push_back(del);
+        if (del && !c.artifacts.empty()) intents.push_back(c.id);
+        batch.push_back(std::move(c));
       }
+      if (!full || any || batch.size() >= kProtectedRun ||
+          SteadyClock::now() - started > options.batch_budget / 2) {
+        break;
+      }
+      probe = {batch.back().eligible, batch.back().id};
     }
+    RETURN_IF_ERROR(ExecForIds(conn,
+                               "UPDATE artifacts SET delete_started_at = ? WHERE state <> "
+                               "'deleted' AND submission_id",
+                               {ToUnix(now)}, intents)
+                        .status()
+                        .WithContext("record the deletion intent"));
     RETURN_IF_ERROR(tx.Commit().WithContext("record the deletion intent"));
   }
   std::vector<Outcome> outcomes;
@@ -431,7 +479,7 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
     }
   }
   RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, unprocessed, all_gone, ToUnix(now)));
-  return cut || static_cast<int>(batch.size()) == limit;
+  return cut || full;
 }
 
 Result<std::int64_t> StrictInt(const std::string& text) {

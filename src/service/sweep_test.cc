@@ -161,6 +161,22 @@ TEST_F(SweepTest, SweepOverAHeldChallengeVisitsEachSkippedRowOnce) {
   EXPECT_LT(ratio, 5.0) << small_steps << " -> " << large_steps;
 }
 
+// Issue 9 (held shape): a run of protected candidates is read on inside one batch instead of
+// costing a batch (two write transactions and a lease) per batch_size rows, and the held rows come
+// without their artifacts.
+TEST_F(SweepTest, AHeldChallengeIsCrossedInFewBatches) {
+  AddChallenge(1, 500, /*on_hold=*/true);
+  AddChallenge(2, 20);  // same eligible date, ids after the held ones
+  SweepOptions o;
+  o.keep_items = false;
+  SweepReport r;
+  StepsOf(o, &r);  // batch_size 50: walking the held rows batch by batch would take 10 batches
+  EXPECT_EQ(r.skipped_count, 500);
+  EXPECT_EQ(r.submissions_deleted, 20);
+  EXPECT_LE(r.batches, 3) << "held rows cost a batch per batch_size";
+  EXPECT_EQ(store_.count(), 1000U);  // the held challenge's files, all there
+}
+
 // A per-challenge sweep seeks that challenge's rows: other challenges' candidates cost nothing.
 TEST_F(SweepTest, PerChallengeSweepDoesNotWalkOtherChallenges) {
   AddChallenge(1, 200);

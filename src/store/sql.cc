@@ -1,5 +1,6 @@
 #include "store/sql.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -53,6 +54,25 @@ Result<std::optional<SqlRow>> SqlConnection::QueryOne(std::string_view sql,
   ASSIGN_OR_RETURN(auto rows, Query(sql, params));
   if (rows.empty()) return std::optional<SqlRow>();
   return std::optional<SqlRow>(std::move(rows.front()));
+}
+
+Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
+                                const SqlParams& leading, const std::vector<std::int64_t>& ids) {
+  std::string sql(head);
+  sql += " IN (?";
+  for (std::size_t i = 1; i < kIdChunk; ++i) sql += ", ?";
+  sql += ')';
+  std::int64_t changed = 0;
+  SqlParams params = leading;
+  for (std::size_t start = 0; start < ids.size(); start += kIdChunk) {
+    params.resize(leading.size());
+    const std::size_t end = std::min(ids.size(), start + kIdChunk);
+    for (std::size_t i = start; i < start + kIdChunk; ++i)
+      params.emplace_back(ids[std::min(i, end - 1)]);
+    ASSIGN_OR_RETURN(const std::int64_t n, conn.Exec(sql, params));
+    changed += n;
+  }
+  return changed;
 }
 
 Transaction::~Transaction() {

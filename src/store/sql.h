@@ -99,6 +99,14 @@ class SqlConnection {
   virtual Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) = 0;
 };
 
+// Runs `head` followed by ` IN (?, ..., ?)` over `ids`, kIdChunk ids per statement; a short chunk
+// is padded with its last id (IN ignores repeats) so that the statement is prepared once whatever
+// the count. `leading` binds before the ids. Returns the rows changed; stops at the first failing
+// chunk (the chunks before it stay applied inside the caller's transaction).
+inline constexpr std::size_t kIdChunk = 100;
+Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
+                                const SqlParams& leading, const std::vector<std::int64_t>& ids);
+
 // RAII transaction: rolls back on destruction unless Commit() succeeded.
 class Transaction {
  public:

@@ -186,8 +186,11 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool 
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
   auto conn = std::make_unique<SqliteConnection>(db);
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
+  // temp_store=MEMORY keeps statement journals (a multi-row UPDATE that fires triggers needs one)
+  // and sort b-trees in memory: both are bounded by one statement's batch, and spilling them to
+  // temp files tripled the sweep's writes (issue 9).
+  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON",
+                             "PRAGMA synchronous=NORMAL", "PRAGMA temp_store=MEMORY"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) {
       return s.WithContext("open sqlite database " + path);
     }
