@@ -70,7 +70,9 @@ class JsonSweepWriter final : public SweepListener {
   bool started() const { return started_; }
   void OnItem(const SweptSubmission& s) override {
     Start();
-    std::cout << (items_++ > 0 ? ",\n" : "\n") << Dump(SweptSubmissionJson(s));
+    line_.assign(items_++ > 0 ? ",\n" : "\n");
+    AppendSweptSubmissionJson(line_, s);
+    std::cout << line_;
   }
   void OnSkipped(const SkippedSubmission& s) override {
     Spill(skipped_.get(), skipped_count_++, Dump(SkippedSubmissionJson(s)));
@@ -116,6 +118,7 @@ class JsonSweepWriter final : public SweepListener {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> skipped_;
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> failed_;
   std::int64_t items_ = 0, skipped_count_ = 0, failed_count_ = 0;
+  std::string line_;  // reused for each listed submission
 };
 
 struct CleanupArgs {

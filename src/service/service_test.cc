@@ -5,6 +5,7 @@
 #include "artifacts/local/local_artifact_store.h"
 #include "domain/retention_rules.h"
 #include "service/audit_log.h"
+#include "service/views.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -144,4 +145,20 @@ TEST_F(ServiceTest, AuditChainDetectsAnEditedAndARemovedEvent) {
 }
 
 }  // namespace
+// The streamed `--json cleanup` writes each listed submission without building a tree; its text
+// must be exactly what the tree dumps, escapes included.
+TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
+  SweptSubmission s{7, 3, {}, 0};
+  s.artifacts.push_back({"stdout_file", "a \"quoted\" key\\with\tcontrol \xc3\xa9", 12});
+  s.artifacts.push_back({"input_file", "k/2", 1LL << 40});
+  s.bytes = 12 + (1LL << 40);
+  std::string out;
+  AppendSweptSubmissionJson(out, s);
+  EXPECT_EQ(out, SweptSubmissionJson(s).dump());
+  SweptSubmission empty{8, 3, {}, 0};
+  out.clear();
+  AppendSweptSubmissionJson(out, empty);
+  EXPECT_EQ(out, SweptSubmissionJson(empty).dump());
+}
+
 }  // namespace retention

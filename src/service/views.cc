@@ -396,6 +396,34 @@ json SweptSubmissionJson(const SweptSubmission& s) {
           {"bytes", s.bytes}};
 }
 
+namespace {
+void AppendJsonString(std::string& out, const std::string& text) {
+  out += json(text).dump(-1, ' ', false, json::error_handler_t::strict);
+}
+}  // namespace
+
+void AppendSweptSubmissionJson(std::string& out, const SweptSubmission& s) {
+  // nlohmann's object keys sort; this writes them in that order.
+  out += "{\"artifacts\":[";
+  for (std::size_t i = 0; i < s.artifacts.size(); ++i) {
+    const SweptArtifact& a = s.artifacts[i];
+    out += i > 0 ? ",{\"bytes\":" : "{\"bytes\":";
+    out += std::to_string(a.bytes);
+    out += ",\"key\":";
+    AppendJsonString(out, a.key);
+    out += ",\"kind\":";
+    AppendJsonString(out, a.kind);
+    out += '}';
+  }
+  out += "],\"bytes\":";
+  out += std::to_string(s.bytes);
+  out += ",\"challenge_id\":";
+  out += std::to_string(s.challenge_id);
+  out += ",\"submission_id\":";
+  out += std::to_string(s.submission_id);
+  out += '}';
+}
+
 json SkippedSubmissionJson(const SkippedSubmission& s) {
   return {{"submission_id", s.submission_id},
           {"challenge_id", s.challenge_id},

@@ -42,6 +42,9 @@ Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const Ser
 // one listed submission, skipped submission, failed artifact, and the fields after the lists.
 nlohmann::json SweepReportJson(const SweepReport& report);
 nlohmann::json SweptSubmissionJson(const SweptSubmission& s);
+// The text of SweptSubmissionJson(s).dump() (same keys, same order), written without building the
+// tree: the streamed `--json cleanup` writes one per listed submission.
+void AppendSweptSubmissionJson(std::string& out, const SweptSubmission& s);
 nlohmann::json SkippedSubmissionJson(const SkippedSubmission& s);
 nlohmann::json FailedArtifactJson(const FailedArtifact& f);
 // Every key of SweepReportJson but the three lists.
