@@ -31,7 +31,9 @@ def product_env(db, storage, logs, extra=None):
 def run(bin_path, args, env, stdout=subprocess.DEVNULL, label=None, quiet=False):
     """Runs the product once; returns (seconds, peak RSS in KiB). Raises StepFailed on exit != 0.
 
-    Peak RSS comes from /usr/bin/time -f %M; without it, from wait4()'s rusage of the child."""
+    Peak RSS comes from /usr/bin/time -f %M; without it, from wait4()'s rusage of the child, which
+    is only an upper bound: Linux keeps a forked child's pre-exec peak across execve, so the figure
+    is at least the size of this Python process."""
     label = label or " ".join(args)
     cmd = [bin_path] + list(args)
     rss_file = None

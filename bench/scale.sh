@@ -24,5 +24,5 @@ for n in "$@"; do
 done
 [[ -x "$RETENTION_BIN" ]] || { echo "scale.sh: no binary at $RETENTION_BIN (build it or set RETENTION_BIN)" >&2; exit 2; }
 command -v /usr/bin/sqlite3 >/dev/null || { echo "scale.sh: needs /usr/bin/sqlite3 (apt-get install sqlite3)" >&2; exit 2; }
-[[ -x /usr/bin/time ]] || echo "scale.sh: no /usr/bin/time; peak RSS comes from wait4() instead" >&2
+[[ -x /usr/bin/time ]] || echo "scale.sh: no /usr/bin/time; peak RSS comes from wait4() instead, an upper bound (apt-get install time)" >&2
 exec /usr/bin/python3 "$root/bench/scale.py" "$@"

@@ -64,6 +64,20 @@ class Workspace:
                 " ".join(args), p.returncode, check, p.stdout, p.stderr))
         return p
 
+    def peak_rss_mib(self, *args):
+        """Runs the CLI to its end and returns (exit code, its peak RSS in MiB). A small parent
+        process starts it: Linux keeps a child's pre-exec peak across execve, so a child forked
+        from this (large) test process would report this process's size."""
+        probe = ("import os, subprocess, sys\n"
+                 "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, "
+                 "stderr=subprocess.DEVNULL)\n"
+                 "_, st, ru = os.wait4(p.pid, 0)\n"
+                 "print(os.waitstatus_to_exitcode(st), ru.ru_maxrss)\n")
+        p = subprocess.run(["/usr/bin/python3", "-c", probe, BIN, *args], capture_output=True,
+                           text=True, env=self.env, timeout=300, check=True)
+        code, kib = p.stdout.split()
+        return int(code), int(kib) / 1024
+
     def json(self, *args, check=0):
         p = self.run("--json", *args, check=check)
         return json.loads(p.stdout)

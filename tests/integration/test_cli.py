@@ -338,6 +338,19 @@ class BadInputTests(WorkspaceTest):
         self.assertIn("line 3002, column 10", r.stderr)  # head is 2 lines; the fault is the 3000th
         self.assertUnchanged()
 
+    def test_import_memory_does_not_grow_with_the_submissions(self):
+        # Issue 9 item 4: submissions are imported as they are parsed, so 20x the submissions
+        # must not take 20x the memory (the tree of the whole file took ~1 KiB per submission).
+        small = self.ws.write("small.json", self.big_import(2000, base=1))
+        large = self.ws.write("large.json", self.big_import(40000, base=2))
+        code, small_mib = self.ws.peak_rss_mib("import", small)
+        self.assertEqual(code, 0)
+        code, large_mib = self.ws.peak_rss_mib("import", large)
+        self.assertEqual(code, 0)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions WHERE phase_id = 502"),
+                         [(40000,)])
+        self.assertLess(large_mib - small_mib, 8, (small_mib, large_mib))
+
     def test_a_streamed_submission_error_names_its_path_and_changes_nothing(self):
         fault = json.dumps({"id": 100001, "participant": "bob",
                             "submitted_at": "2026-01-01T00:00:00Z"})  # the id of submission [1]
