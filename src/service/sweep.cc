@@ -280,11 +280,12 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
              {now}, deleted, artifact_what, note);
     for (const Outcome& o : outcomes) {
       if (o.deleted) continue;
-      note(conn.Exec("UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
-                     "last_error = ?, delete_started_at = NULL WHERE id = ?",
-                     {o.error, o.artifact_id})
-               .status(),
-           artifact_what(o.artifact_id));
+      const Status st = conn.Exec(
+                                "UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
+                                "last_error = ?, delete_started_at = NULL WHERE id = ?",
+                                {o.error, o.artifact_id})
+                            .status();
+      if (!st.ok()) note(st, artifact_what(o.artifact_id));
     }
     ExecEach(
         conn,
