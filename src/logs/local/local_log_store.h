@@ -70,8 +70,10 @@ class LocalLogStore final : public LogRetention {
   Status Ingest(const std::string& group, const std::vector<LogLine>& lines, TimePoint now);
 
   // Lines of `group` whose event timestamp is in [from, to), ordered by timestamp (ties in
-  // ingestion order), at most `limit` of them (the earliest). An empty vector when the group does
-  // not exist. Internal when a segment is corrupt.
+  // ingestion order), at most `limit` of them (the earliest). Segments are read one line at a
+  // time and only the `limit` earliest lines so far are held, so memory is O(limit), not the
+  // size of the group. An empty vector when the group does not exist. Internal when a segment is
+  // corrupt.
   Result<std::vector<LogLine>> Read(const std::string& group, TimePoint from, TimePoint to,
                                     std::size_t limit);
 
