@@ -6,6 +6,7 @@
 
 #include "domain/log_policy.h"
 #include "service/audit_log.h"
+#include "service/log_group_origins.h"
 #include "store/sql.h"
 
 namespace retention {
@@ -19,6 +20,9 @@ struct LogRetentionSync::Inputs {
   std::optional<int> override_days;
   std::optional<TimePoint> start;
   std::optional<TimePoint> latest_end;
+  // When the service first saw the challenge's log group (log_group_origins); nullopt before
+  // its first reconcile or ingested line.
+  std::optional<TimePoint> lines_since;
 };
 
 // What the backend said about a group: `known` false when it could not be asked (error set).
@@ -31,9 +35,12 @@ struct LogRetentionSync::Actual {
 
 namespace {
 
+// One challenge's R8 inputs; parameters: the challenge's log group, then its id.
 constexpr const char* kInputsQuery =
     "SELECT c.id, c.retention_policy_consent, c.log_retention_days_override, c.start_date, "
-    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id) FROM challenges c";
+    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id), "
+    "(SELECT o.first_seen_at FROM log_group_origins o WHERE o.group_name = ?) "
+    "FROM challenges c WHERE c.id = ?";
 
 constexpr const char* kGroupPrefix = "challenge-pk-";
 
@@ -73,7 +80,7 @@ Result<LogReconcileOutcome> LogRetentionSync::Apply(const Inputs& in, const Actu
                                                     TimePoint now) {
   const int days = in.override_days.value_or(ctx_->settings.default_days);
   const DesiredLogPolicy desired =
-      DesiredLogRetention(in.has_consent, in.latest_end, in.start, days, now);
+      DesiredLogRetention(in.has_consent, in.latest_end, in.start, in.lines_since, days, now);
   LogReconcileOutcome o;
   o.challenge_id = in.challenge_id;
   o.log_group = LogGroupName(in.challenge_id, ctx_->settings.environment);
@@ -149,6 +156,8 @@ Status LogRetentionSync::Record(const LogReconcileOutcome& o, TimePoint now) {
         {o.challenge_id, o.log_group, desired, applied, std::int64_t{o.applied_known ? 1 : 0},
          o.state, last_error.empty() ? SqlNull() : SqlValue(last_error), ToUnix(now)}));
   }
+  // The first reconcile of a group is its origin (ADR 0004): from now on lines may be stored.
+  RETURN_IF_ERROR(RecordLogGroupOrigin(*conn, o.log_group, now));
   if (o.changed) {
     AuditEvent e;
     e.ledger = "admin";
@@ -164,21 +173,29 @@ Status LogRetentionSync::Record(const LogReconcileOutcome& o, TimePoint now) {
   return tx.Commit();
 }
 
+Result<std::optional<LogRetentionSync::Inputs>> LogRetentionSync::ReadInputs(
+    std::int64_t challenge_id) {
+  auto conn = ctx_->db->Lock();
+  ASSIGN_OR_RETURN(auto row, conn->QueryOne(kInputsQuery,
+                                            {LogGroupName(challenge_id, ctx_->settings.environment),
+                                             challenge_id}));
+  if (!row) return std::optional<Inputs>();
+  Inputs in;
+  in.challenge_id = challenge_id;
+  in.has_consent = row->Bool(1);
+  if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
+  in.start = OptTime(*row, 3);
+  in.latest_end = OptTime(*row, 4);
+  in.lines_since = OptTime(*row, 5);
+  return std::optional<Inputs>(std::move(in));
+}
+
 Result<LogReconcileOutcome> LogRetentionSync::ReconcileChallenge(std::int64_t challenge_id,
                                                                  TimePoint now) {
   std::lock_guard<std::mutex> reconciling(reconcile_mu_);
-  Inputs in;
-  {
-    auto conn = ctx_->db->Lock();
-    ASSIGN_OR_RETURN(auto row,
-                     conn->QueryOne(std::string(kInputsQuery) + " WHERE c.id = ?", {challenge_id}));
-    if (!row) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
-    in.challenge_id = challenge_id;
-    in.has_consent = row->Bool(1);
-    if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
-    in.start = OptTime(*row, 3);
-    in.latest_end = OptTime(*row, 4);
-  }
+  ASSIGN_OR_RETURN(std::optional<Inputs> read, ReadInputs(challenge_id));
+  if (!read) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
+  const Inputs& in = *read;
   Actual actual;
   const std::string group = LogGroupName(challenge_id, ctx_->settings.environment);
   auto described = backend_->Describe(group);
@@ -201,17 +218,16 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   std::lock_guard<std::mutex> reconciling(reconcile_mu_);
   std::vector<Inputs> challenges;
   {
-    auto conn = ctx_->db->Lock();
-    ASSIGN_OR_RETURN(auto rows, conn->Query(std::string(kInputsQuery) + " ORDER BY c.id"));
-    challenges.reserve(rows.size());
-    for (const auto& r : rows) {
-      Inputs in;
-      in.challenge_id = r.Int(0);
-      in.has_consent = r.Bool(1);
-      if (auto d = r.OptInt(2)) in.override_days = static_cast<int>(*d);
-      in.start = OptTime(r, 3);
-      in.latest_end = OptTime(r, 4);
-      challenges.push_back(in);
+    std::vector<std::int64_t> ids;
+    {
+      auto conn = ctx_->db->Lock();
+      ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT id FROM challenges ORDER BY id"));
+      for (const auto& r : rows) ids.push_back(r.Int(0));
+    }
+    challenges.reserve(ids.size());
+    for (const std::int64_t id : ids) {
+      ASSIGN_OR_RETURN(std::optional<Inputs> in, ReadInputs(id));
+      if (in) challenges.push_back(std::move(*in));
     }
   }
   auto listed = backend_->List(kGroupPrefix);
@@ -404,7 +420,14 @@ Result<json> LogRetentionSync::IngestLogLines(const std::string& group, const js
     if (!t.ok()) return t.status().WithContext(where + ".timestamp");
     parsed.push_back(LogLine{*t, l["message"].get<std::string>()});
   }
-  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, ctx_->clock->Now()));
+  const TimePoint now = ctx_->clock->Now();
+  {
+    // The group's origin first (ADR 0004): a line is never stored before it, so the before-E
+    // policy covers it. Recorded before the lines, so a failure stores nothing.
+    auto conn = ctx_->db->Lock();
+    RETURN_IF_ERROR(RecordLogGroupOrigin(*conn, group, now).WithContext("log group " + group));
+  }
+  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, now));
   return json{{"log_group", group}, {"ingested", static_cast<std::int64_t>(parsed.size())}};
 }
 

@@ -134,6 +134,9 @@ class LogRetentionSync {
  private:
   struct Inputs;
   struct Actual;
+  // The R8 inputs of one challenge as the database holds them now, with its group's origin;
+  // nullopt for an unknown challenge. Returns the database's error.
+  Result<std::optional<Inputs>> ReadInputs(std::int64_t challenge_id);
   // Decides and, when needed, writes; then records. Called with reconcile_mu_ held.
   Result<LogReconcileOutcome> Apply(const Inputs& inputs, const Actual& actual, TimePoint now);
   Status Record(const LogReconcileOutcome& outcome, TimePoint now);

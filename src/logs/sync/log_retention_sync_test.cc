@@ -1,16 +1,17 @@
-#include "logs/sync/log_retention_sync.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/test_support.h"
+#include "logs/sync/log_retention_sync.h"
 #include "service/audit_log.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
@@ -607,6 +608,35 @@ TEST_F(LogRetentionSyncTest, IngestHookValidatesLines) {
   auto refused = sync_->IngestLogLines(Group(1), json::array());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+}
+
+// Issue 8 defect 1: without a start date, the first ingested line is the group's origin, so the
+// first reconcile (here long after it) keeps that line until E = 2026-07-01, and the value stays
+// there on the following days instead of shrinking towards E.
+TEST_F(LogRetentionSyncTest, Issue8Defect1TheFirstIngestedLineAnchorsThePolicyBeforeE) {
+  TempDir dir;
+  auto store = LocalLogStore::Open("file://" + dir.path().string());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Open(true, store->get(), store->get());
+  json c = Challenge(1, true, "2026-06-01T00:00:00Z");
+  c["start_date"] = nullptr;
+  Import(json::array({c}));
+  clock_.Set(T("2026-03-01T00:00:00Z"));
+  auto ingested = sync_->IngestLogLines(
+      Group(1), json::array({{{"timestamp", "2026-03-01T00:00:00Z"}, {"message", "early"}}}));
+  ASSERT_TRUE(ingested.ok()) << ingested.status().ToString();
+
+  for (const char* day : {"2026-05-15T00:00:00Z", "2026-06-20T00:00:00Z"}) {
+    SCOPED_TRACE(day);
+    clock_.Set(T(day));
+    auto all = sync_->ReconcileAll(clock_.Now());
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    // 122 days from 2026-03-01 to E.
+    EXPECT_EQ(std::get<0>(State(1)), 150) << all->dump();
+    auto read = sync_->ReadLogLines(Group(1), "", "", 10);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ((*read)["count"], 1) << all->dump();
+  }
 }
 
 }  // namespace
