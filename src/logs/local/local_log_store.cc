@@ -498,7 +498,7 @@ Result<EnforceReport> LocalLogStore::Enforce(TimePoint now) {
     if (!days) {
       continue;
     }
-    ASSIGN_OR_RETURN(EnforceReport one, EnforceGroup(group_dir, *days, now));
+    ASSIGN_OR_RETURN(EnforceReport one, EnforceGroupDir(group_dir, *days, now));
     total.groups_with_policy += 1;
     total.segments_removed += one.segments_removed;
     total.segments_rewritten += one.segments_rewritten;
@@ -508,8 +508,28 @@ Result<EnforceReport> LocalLogStore::Enforce(TimePoint now) {
   return total;
 }
 
-Result<EnforceReport> LocalLogStore::EnforceGroup(const fs::path& group_dir, int days,
-                                                  TimePoint now) {
+Result<EnforceReport> LocalLogStore::EnforceGroup(const std::string& group, TimePoint now) {
+  RETURN_IF_ERROR(ValidateLogGroupName(group));
+  std::lock_guard lock(mu_);
+  const fs::path group_dir = GroupDir(group);
+  std::error_code ec;
+  if (!fs::is_directory(group_dir, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return FsError("stat", group_dir, ec);
+    }
+    return EnforceReport{};
+  }
+  ASSIGN_OR_RETURN(std::optional<int> days, ReadPolicy(group_dir));
+  if (!days) {
+    return EnforceReport{};
+  }
+  ASSIGN_OR_RETURN(EnforceReport report, EnforceGroupDir(group_dir, *days, now));
+  report.groups_with_policy = 1;
+  return report;
+}
+
+Result<EnforceReport> LocalLogStore::EnforceGroupDir(const fs::path& group_dir, int days,
+                                                     TimePoint now) {
   EnforceReport report;
   const Days retention(days);
   ASSIGN_OR_RETURN(auto segments, Segments(group_dir));

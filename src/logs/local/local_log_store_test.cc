@@ -276,6 +276,37 @@ TEST_F(LocalLogStoreTest, EnforceRemovesLinesOlderThanThePolicyAndKeepsNewerOnes
   EXPECT_THAT(Messages(ReadAll("g")), ElementsAre("d3"));
 }
 
+// Issue 8 defect 9: one group can be enforced alone, under its policy as stored at that moment.
+TEST_F(LocalLogStoreTest, Issue8Defect9EnforceGroupTouchesOnlyThatGroupUnderItsStoredPolicy) {
+  const TimePoint old_day = At("2026-02-01T12:00:00Z");
+  const TimePoint now = At("2026-06-01T00:00:00Z");
+  for (const char* g : {"a", "b"}) {
+    ASSERT_TRUE(store_->Ingest(g, {{old_day, std::string("old ") + g}}, old_day).ok());
+    ASSERT_TRUE(store_->SetPolicy(g, 30).ok());
+  }
+  auto a = store_->EnforceGroup("a", now);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->groups_with_policy, 1);
+  EXPECT_EQ(a->lines_removed, 1);
+  EXPECT_THAT(ReadAll("a"), IsEmpty());
+  EXPECT_THAT(Messages(ReadAll("b")), ElementsAre("old b")) << "another group is not enforced";
+
+  // A policy removed just before protects the lines.
+  ASSERT_TRUE(store_->RemovePolicy("b").ok());
+  auto b = store_->EnforceGroup("b", now);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->groups_with_policy, 0);
+  EXPECT_EQ(b->lines_removed, 0);
+  EXPECT_THAT(Messages(ReadAll("b")), ElementsAre("old b"));
+
+  auto missing = store_->EnforceGroup("nobody", now);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->groups_with_policy, 0);
+  auto bad = store_->EnforceGroup("../x", now);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(LocalLogStoreTest, EnforceKeepsEverythingInAGroupWithoutPolicy) {
   const TimePoint old = At("2020-01-01T00:00:00Z");
   ASSERT_TRUE(store_->Ingest("kept", {{old, "ancient"}}, old).ok());

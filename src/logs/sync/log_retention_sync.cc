@@ -44,6 +44,10 @@ constexpr const char* kInputsQuery =
 
 constexpr const char* kGroupPrefix = "challenge-pk-";
 
+// How often the daily reconcile re-applies one challenge whose state keeps changing under it
+// before it leaves that group's enforcement to the next run.
+constexpr int kEnforceRounds = 3;
+
 json OptDays(std::optional<int> d) { return d ? json(*d) : json(); }
 
 std::string DaysText(std::optional<int> d) {
@@ -76,11 +80,14 @@ LogRetentionSync::LogRetentionSync(const ServiceContext* ctx, LogRetention* back
 
 LogRetentionSync::~LogRetentionSync() { StopWorker(); }
 
+DesiredLogPolicy LogRetentionSync::Desire(const Inputs& in, TimePoint now) const {
+  const int days = in.override_days.value_or(ctx_->settings.default_days);
+  return DesiredLogRetention(in.has_consent, in.latest_end, in.start, in.lines_since, days, now);
+}
+
 Result<LogReconcileOutcome> LogRetentionSync::Apply(const Inputs& in, const Actual& actual,
                                                     TimePoint now) {
-  const int days = in.override_days.value_or(ctx_->settings.default_days);
-  const DesiredLogPolicy desired =
-      DesiredLogRetention(in.has_consent, in.latest_end, in.start, in.lines_since, days, now);
+  const DesiredLogPolicy desired = Desire(in, now);
   LogReconcileOutcome o;
   o.challenge_id = in.challenge_id;
   o.log_group = LogGroupName(in.challenge_id, ctx_->settings.environment);
@@ -216,19 +223,12 @@ Result<LogReconcileOutcome> LogRetentionSync::ReconcileChallenge(std::int64_t ch
 
 Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   std::lock_guard<std::mutex> reconciling(reconcile_mu_);
-  std::vector<Inputs> challenges;
+  std::vector<std::int64_t> challenge_ids;
   {
-    std::vector<std::int64_t> ids;
-    {
-      auto conn = ctx_->db->Lock();
-      ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT id FROM challenges ORDER BY id"));
-      for (const auto& r : rows) ids.push_back(r.Int(0));
-    }
-    challenges.reserve(ids.size());
-    for (const std::int64_t id : ids) {
-      ASSIGN_OR_RETURN(std::optional<Inputs> in, ReadInputs(id));
-      if (in) challenges.push_back(std::move(*in));
-    }
+    auto conn = ctx_->db->Lock();
+    ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT id FROM challenges ORDER BY id"));
+    challenge_ids.reserve(rows.size());
+    for (const auto& r : rows) challenge_ids.push_back(r.Int(0));
   }
   auto listed = backend_->List(kGroupPrefix);
   if (!listed.ok()) {
@@ -237,23 +237,69 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   std::map<std::string, std::optional<int>, std::less<>> groups;
   for (const auto& g : *listed) groups.emplace(g.name, g.retention_days);
 
-  std::int64_t changed = 0, in_step = 0, pending = 0, failed = 0, lines_deleted = 0;
+  std::int64_t processed = 0, changed = 0, in_step = 0, pending = 0, failed = 0;
   json changes = json::array();
   json errors = json::array();
-  for (const auto& in : challenges) {
+  EnforceReport enforced;
+  std::set<std::string> challenge_groups;  // enforced (or left alone) with their challenge
+  auto enforce = [&](const std::string& group, std::optional<std::int64_t> challenge_id) {
+    auto one = options_.local_store->EnforceGroup(group, now);
+    if (!one.ok()) {
+      ++failed;
+      errors.push_back(
+          {{"challenge_id", challenge_id ? json(*challenge_id) : json()},
+           {"log_group", group},
+           {"error", one.status().WithContext("enforce local log retention").ToString()}});
+      return;
+    }
+    enforced.groups_with_policy += one->groups_with_policy;
+    enforced.segments_removed += one->segments_removed;
+    enforced.segments_rewritten += one->segments_rewritten;
+    enforced.lines_removed += one->lines_removed;
+    enforced.bytes_freed += one->bytes_freed;
+  };
+
+  for (const std::int64_t id : challenge_ids) {
+    const std::string group = LogGroupName(id, ctx_->settings.environment);
+    challenge_groups.insert(group);
     Actual actual;
     actual.known = true;
-    const auto it = groups.find(LogGroupName(in.challenge_id, ctx_->settings.environment));
+    const auto it = groups.find(group);
     actual.exists = it != groups.end();
     if (actual.exists) actual.days = it->second;
-    ASSIGN_OR_RETURN(auto o, Apply(in, actual, now));
-    if (o.changed) {
-      ++changed;
-      changes.push_back({{"challenge_id", o.challenge_id},
-                         {"log_group", o.log_group},
-                         {"from_days", o.group_exists ? OptDays(o.actual_days) : json()},
-                         {"to_days", OptDays(o.applied_days)}});
+    // The challenge's state as of now, read right before its group is written: a withdrawal (or
+    // any other change) committed while earlier challenges were reconciled counts.
+    ASSIGN_OR_RETURN(std::optional<Inputs> in, ReadInputs(id));
+    if (!in) continue;  // gone since the list was read
+    ++processed;
+    std::optional<LogReconcileOutcome> last;
+    bool settled = false;
+    for (int round = 0; round < kEnforceRounds && !settled; ++round) {
+      ASSIGN_OR_RETURN(LogReconcileOutcome o, Apply(*in, actual, now));
+      if (o.changed) {
+        ++changed;
+        changes.push_back({{"challenge_id", o.challenge_id},
+                           {"log_group", o.log_group},
+                           {"from_days", o.group_exists ? OptDays(o.actual_days) : json()},
+                           {"to_days", OptDays(o.applied_days)}});
+      }
+      const bool applied = o.state == "in_step";
+      last = std::move(o);
+      if (options_.local_store == nullptr || !applied) break;
+      // Enforce with the state as of enforcement: when the desired policy moved since it was
+      // applied (consent withdrawn, override changed), apply the new one first, so that no line
+      // is purged under a policy the database no longer wants.
+      ASSIGN_OR_RETURN(in, ReadInputs(id));
+      if (!in) break;
+      if (Desire(*in, now).days == last->applied_days) {
+        settled = true;
+      } else {
+        actual.exists = true;
+        actual.days = last->applied_days;
+      }
     }
+    if (settled) enforce(group, id);
+    const LogReconcileOutcome& o = *last;
     if (o.state == "in_step") {
       ++in_step;
     } else if (o.state == "pending") {
@@ -265,30 +311,29 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
                         {"error", o.error.ToString()}});
     }
   }
-  json result{{"processed", static_cast<std::int64_t>(challenges.size())},
-              {"checked", static_cast<std::int64_t>(challenges.size())},
-              {"changed", changed},
-              {"in_step", in_step},
-              {"pending", pending},
-              {"changes", changes}};
+  json result{{"processed", processed}, {"checked", processed}, {"changed", changed},
+              {"in_step", in_step},     {"pending", pending},   {"changes", changes}};
   if (options_.local_store != nullptr) {
-    auto enforced = options_.local_store->Enforce(now);
-    if (enforced.ok()) {
-      lines_deleted = enforced->lines_removed;
-      result["enforcement"] = {{"groups_with_policy", enforced->groups_with_policy},
-                               {"segments_removed", enforced->segments_removed},
-                               {"segments_rewritten", enforced->segments_rewritten},
-                               {"lines_removed", enforced->lines_removed},
-                               {"bytes_freed", enforced->bytes_freed}};
+    // Groups that belong to no challenge of this environment keep their stored policy.
+    auto all = options_.local_store->List("");
+    if (all.ok()) {
+      for (const auto& g : *all) {
+        if (!challenge_groups.contains(g.name)) enforce(g.name, std::nullopt);
+      }
     } else {
       ++failed;
       errors.push_back(
           {{"challenge_id", json()},
            {"log_group", json()},
-           {"error", enforced.status().WithContext("enforce local log retention").ToString()}});
+           {"error", all.status().WithContext("enforce local log retention").ToString()}});
     }
+    result["enforcement"] = {{"groups_with_policy", enforced.groups_with_policy},
+                             {"segments_removed", enforced.segments_removed},
+                             {"segments_rewritten", enforced.segments_rewritten},
+                             {"lines_removed", enforced.lines_removed},
+                             {"bytes_freed", enforced.bytes_freed}};
   }
-  result["deleted"] = lines_deleted;
+  result["deleted"] = enforced.lines_removed;
   result["failed"] = failed;
   result["errors"] = errors;
   return result;
