@@ -20,7 +20,8 @@ std::string LogGroupName(std::int64_t challenge_id, std::string_view environment
 }
 
 DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> latest_phase_end,
-                                     std::optional<TimePoint> challenge_start, int retention_days,
+                                     std::optional<TimePoint> challenge_start,
+                                     std::optional<TimePoint> lines_since, int retention_days,
                                      TimePoint now) {
   if (!has_consent) {
     return {std::nullopt, "no retention consent: logs never expire"};
@@ -31,17 +32,26 @@ DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> 
   const TimePoint eligible = *latest_phase_end + Days(retention_days);
   if (now < eligible) {
     // CloudWatch counts retention from each line's ingestion, so the value must cover the oldest
-    // line still to come or already stored. Lines start at the challenge's start; if the start is
-    // still ahead, counting from it would purge today's lines before E, so count from now instead.
-    const TimePoint origin = challenge_start ? std::min(*challenge_start, now) : now;
+    // line already stored or still to come. Lines start at the challenge's start, but may have
+    // been stored since the service first saw the group; a start still ahead would purge today's
+    // lines before E. Counting from a moving now would shrink the value day by day and purge the
+    // lines stored earlier, so the origin is the earliest of the three.
+    TimePoint origin = now;
+    std::string from = "now ";
+    if (lines_since && *lines_since < origin) {
+      origin = *lines_since;
+      from = "the first log line or reconcile ";
+    }
+    if (challenge_start && *challenge_start <= origin) {
+      origin = *challenge_start;
+      from = "the challenge start ";
+    }
     const std::int64_t seconds = ToUnix(eligible) - ToUnix(origin);
     const std::int64_t days = (seconds + kSecondsPerDay - 1) / kSecondsPerDay;
     const int value = RoundUpToAllowedDays(days);
-    return {value,
-            "keeps every line until the eligible date " + FormatDate(eligible) + ": " +
-                std::to_string(days) + " days from " +
-                (challenge_start && *challenge_start <= now ? "the challenge start " : "now ") +
-                FormatDate(origin) + " rounded up to " + std::to_string(value)};
+    return {value, "keeps every line until the eligible date " + FormatDate(eligible) + ": " +
+                       std::to_string(days) + " days from " + from + FormatDate(origin) +
+                       " rounded up to " + std::to_string(value)};
   }
   const int value = RoundUpToAllowedDays(retention_days);
   return {value, "the eligible date " + FormatDate(eligible) + " has passed: retention days " +

@@ -36,12 +36,17 @@ struct DesiredLogPolicy {
 // R8. Returns the desired policy of a challenge's log group at `now`:
 //   - no consent, or no phase has an end date (`latest_phase_end` is nullopt): never expire;
 //   - with E = latest_phase_end + retention_days days, before E: the allowed value covering the
-//     whole days from min(challenge_start, now) to E (now alone when there is no start), so that
-//     no line is purged before E;
+//     whole days from the origin to E, so that no line is purged before E. The origin is the
+//     earliest of the challenge's start, `lines_since` and now. `lines_since` is the stored time
+//     the service first saw the group (its first reconcile or first ingested line; nullopt when
+//     this call is the first, which the caller then records as now). It never moves later, so the
+//     value never shrinks below what keeps a line stored since then until E, however often the
+//     policy is reconciled before E;
 //   - from E on: the allowed value covering retention_days, so the lines go soon after E.
 // Precondition: retention_days comes from RetentionDays() (1..3653).
 DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> latest_phase_end,
-                                     std::optional<TimePoint> challenge_start, int retention_days,
+                                     std::optional<TimePoint> challenge_start,
+                                     std::optional<TimePoint> lines_since, int retention_days,
                                      TimePoint now);
 
 }  // namespace retention

@@ -77,6 +77,7 @@ TEST(DesiredLogRetentionTest, FollowsR8) {
     TimePoint now;
     std::optional<int> want;
     const char* explained;  // a part of the explanation naming the case
+    std::optional<TimePoint> lines_since = std::nullopt;
   };
   const Case cases[] = {
       {"no consent never expires", false, end, start, 30, T("2026-01-15T00:00:00Z"), std::nullopt,
@@ -107,9 +108,27 @@ TEST(DesiredLogRetentionTest, FollowsR8) {
        "100 rounded up to 120"},
       {"after E with D 3653", true, end, start, 3653, T("2036-06-01T00:00:00Z"), 3653,
        "has passed"},
+      // Issue 8 defect 1: the stored first-seen time anchors the count when it is the earliest.
+      {"without a start counts from the first-seen time", true, end, std::nullopt, 30,
+       T("2026-02-20T00:00:00Z"), 60, "42 days from the first log line or reconcile 2026-01-20",
+       T("2026-01-20T00:00:00Z")},
+      {"a future start counts from the first-seen time", true, end, T("2026-02-15T00:00:00Z"), 30,
+       T("2026-02-10T00:00:00Z"), 90, "61 days from the first log line or reconcile 2026-01-01",
+       T("2026-01-01T00:00:00Z")},
+      {"lines stored before the start count from the first-seen time", true, end, start, 30,
+       T("2026-01-15T00:00:00Z"), 120, "91 days from the first log line or reconcile 2025-12-02",
+       T("2025-12-02T00:00:00Z")},
+      {"an earlier start wins over the first-seen time", true, end, start, 30,
+       T("2026-02-20T00:00:00Z"), 90, "61 days from the challenge start 2026-01-01",
+       T("2026-02-01T00:00:00Z")},
+      {"a first-seen time after now is ignored", true, end, std::nullopt, 30,
+       T("2026-02-20T00:00:00Z"), 14, "11 days from now 2026-02-20", T("2026-02-25T00:00:00Z")},
+      {"after E the first-seen time does not matter", true, end, std::nullopt, 30,
+       T("2026-03-03T00:00:00Z"), 30, "has passed", T("2026-01-01T00:00:00Z")},
   };
   for (const auto& c : cases) {
-    const DesiredLogPolicy p = DesiredLogRetention(c.has_consent, c.end, c.start, c.days, c.now);
+    const DesiredLogPolicy p =
+        DesiredLogRetention(c.has_consent, c.end, c.start, c.lines_since, c.days, c.now);
     EXPECT_EQ(p.days.value_or(-1), c.want.value_or(-1)) << c.name << ": " << p.explanation;
     EXPECT_NE(p.explanation.find(c.explained), std::string::npos)
         << c.name << ": " << p.explanation;
@@ -125,7 +144,7 @@ TEST(DesiredLogRetentionTest, NoLineIsPurgedBeforeEAndTheValueIsAlwaysAllowed) {
   for (int days : {1, 7, 30, 100, 400, 3000}) {
     const TimePoint e = end + Days(days);
     for (TimePoint now = start - Days(365); now < e + Days(365); now += Days(1)) {
-      const DesiredLogPolicy p = DesiredLogRetention(true, end, start, days, now);
+      const DesiredLogPolicy p = DesiredLogRetention(true, end, start, std::nullopt, days, now);
       ASSERT_TRUE(p.days.has_value()) << p.explanation;
       ASSERT_TRUE(IsAllowed(*p.days)) << *p.days;
       if (now < e) {
@@ -134,6 +153,31 @@ TEST(DesiredLogRetentionTest, NoLineIsPurgedBeforeEAndTheValueIsAlwaysAllowed) {
       } else {
         ASSERT_EQ(*p.days, RoundUpToAllowedDays(days));
       }
+    }
+  }
+}
+
+// Issue 8 defect 1: without a start date (or with one in the future), the before-E value must
+// never shrink below what keeps a line ingested at the first reconcile until E, however many
+// daily reconciles follow. Scenario: no start, phase end 2026-06-01, D = 30 (E = 2026-07-01), a
+// line ingested 2026-03-01 (the first reconcile: 150 days); the reconcile of 2026-05-15 used to
+// apply 60 and purge that line 47 days before E.
+TEST(DesiredLogRetentionTest, Issue8Defect1DailyReconcilesNeverPurgeAStoredLineBeforeE) {
+  const TimePoint end = T("2026-06-01T00:00:00Z");
+  const TimePoint e = end + Days(30);
+  const TimePoint first = T("2026-03-01T00:00:00Z");
+  for (std::optional<TimePoint> start :
+       {std::optional<TimePoint>(), std::optional<TimePoint>(T("2026-04-01T00:00:00Z"))}) {
+    // The first reconcile finds no stored time (nullopt) and records `first`.
+    const DesiredLogPolicy at_first =
+        DesiredLogRetention(true, end, start, std::nullopt, 30, first);
+    ASSERT_EQ(at_first.days, std::optional<int>(150)) << at_first.explanation;
+    for (TimePoint now = first; now < e; now += Days(1)) {
+      const DesiredLogPolicy p = DesiredLogRetention(true, end, start, first, 30, now);
+      ASSERT_TRUE(p.days.has_value()) << p.explanation;
+      ASSERT_GE(first + Days(*p.days), e)
+          << "reconcile at " << FormatTime(now) << " applies " << *p.days
+          << " days and purges the line ingested " << FormatTime(first) << ": " << p.explanation;
     }
   }
 }

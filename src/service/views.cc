@@ -4,6 +4,7 @@
 
 #include "domain/log_policy.h"
 #include "domain/retention_rules.h"
+#include "service/log_group_origins.h"
 
 namespace retention {
 namespace {
@@ -52,8 +53,9 @@ Result<LogState> LogRetentionOf(SqlConnection& conn, const ServiceContext& ctx,
   s.group = LogGroupName(challenge_id, ctx.settings.environment);
   if (!c) return s;
   const int days = c->IsNull(1) ? ctx.settings.default_days : static_cast<int>(c->Int(1));
-  const auto desired =
-      DesiredLogRetention(c->Bool(0), OptTime(*c, 3), OptTime(*c, 2), days, ctx.clock->Now());
+  ASSIGN_OR_RETURN(std::optional<TimePoint> lines_since, LogGroupOrigin(conn, s.group));
+  const auto desired = DesiredLogRetention(c->Bool(0), OptTime(*c, 3), OptTime(*c, 2), lines_since,
+                                           days, ctx.clock->Now());
   s.desired = desired.days;
   s.explanation = desired.explanation;
   ASSIGN_OR_RETURN(auto st, conn.QueryOne("SELECT applied_days, applied_known, state, last_error "

@@ -206,6 +206,23 @@ END;
 CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
   retention_eligible_date, legal_hold, bytes_stored);
 )sql",
+      // 4: the origin of each log group (issue 8 defect 1, ADR 0004): the first time the service
+      // saw the group (first reconcile or first ingested line). R8's before-E policy counts from
+      // it, never from a moving now. A group reconciled before this migration gets the time of its
+      // first recorded policy change (the audit ledger), else its last reconcile: the earliest
+      // time known for it.
+      R"sql(
+CREATE TABLE log_group_origins (
+  group_name TEXT PRIMARY KEY,
+  first_seen_at INTEGER NOT NULL
+);
+INSERT INTO log_group_origins (group_name, first_seen_at)
+  SELECT s.group_name, MIN(COALESCE(e.at, s.updated_at), s.updated_at)
+  FROM log_retention_state s
+  LEFT JOIN (SELECT challenge_id, MIN(at) AS at FROM audit_events
+             WHERE action = 'log_retention_applied' GROUP BY challenge_id) e
+    ON e.challenge_id = s.challenge_id;
+)sql",
   };
   return kMigrations;
 }

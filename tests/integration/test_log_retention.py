@@ -319,5 +319,35 @@ class LocalStoreTests(unittest.TestCase):
         self.assertEqual(policy["retention_days"], 120)
 
 
+    def test_issue8_defect1_daily_reconcile_keeps_lines_until_e_without_a_start_date(self):
+        # Consent, no start date, phase end 2026-06-01, D = 30: E = 2026-07-01. The import on
+        # 2026-03-01 applies 150 days (122 days to E); a line is ingested that day. The daily
+        # reconcile of 2026-05-15 must keep it: it used to shrink the policy to 60 days (47 days
+        # from "now" to E) and purge the line 47 days before E.
+        c = self.data.challenge(1, start_date=None,
+                                consent={"by": "alice", "at": "2026-02-01T00:00:00Z", "notes": ""})
+        self.data.phase(c, end_days_ago=0, submissions=0)
+        path = self.ws.write("import.json", self.data.data())
+        self.ws.run("import", path, check=0, env={"RETENTION_FAKE_NOW": "2026-03-01T00:00:00Z"})
+        self.assertEqual(self.policy(group(1))["retention_days"], 150)
+        self.write_segment(group(1), "2026-03-01", ["stored before E"])
+
+        p = self.ws.run("--json", "jobs", "run", "reconcile_log_retention", check=0,
+                        env={"RETENTION_FAKE_NOW": "2026-05-15T00:00:00Z"})
+        out = json.loads(p.stdout)
+        result = out.get("result", out)
+        self.assertEqual(result["changes"], [], "the policy must not shrink before E")
+        self.assertEqual(result["enforcement"]["lines_removed"], 0)
+        self.assertEqual(self.policy(group(1))["retention_days"], 150)
+        self.assertEqual(self.segments(group(1)), ["2026-03-01.jsonl"])
+
+        # From E on the policy is D rounded up, and the line goes soon after E.
+        p = self.ws.run("--json", "jobs", "run", "reconcile_log_retention", check=0,
+                        env={"RETENTION_FAKE_NOW": "2026-07-02T00:00:00Z"})
+        result = json.loads(p.stdout)
+        result = result.get("result", result)
+        self.assertEqual(self.policy(group(1))["retention_days"], 30)
+        self.assertEqual(result["enforcement"]["lines_removed"], 1)
+
 if __name__ == "__main__":
     unittest.main()

@@ -151,51 +151,113 @@ std::string SerializeLine(const StoredLine& s) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
-// Parses a segment. A last line without its newline is a write torn by a crash (never
-// acknowledged) and is ignored.
-Result<std::vector<StoredLine>> ParseSegment(const fs::path& path) {
-  ASSIGN_OR_RETURN(std::string data, ReadWholeFile(path));
-  std::vector<StoredLine> out;
-  std::size_t start = 0;
+// Parses line `line_number` of segment `path`. Internal naming the file and line when the line is
+// not a stored log line.
+Result<StoredLine> ParseStoredLine(std::string_view text, const fs::path& path, int line_number) {
+  auto corrupt = [&](const std::string& why) {
+    return Internal("corrupt log segment " + path.string() + " line " +
+                    std::to_string(line_number) + ": " + why);
+  };
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return corrupt("not a JSON object");
+  }
+  auto field = [&](const char* key) -> const json* {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? &*it : nullptr;
+  };
+  const json* ingested = field("ingestion_time");
+  const json* timestamp = field("timestamp");
+  const json* message = field("message");
+  if (!ingested || !timestamp || !message) {
+    return corrupt("missing field");
+  }
+  auto ingestion_time = ParseTime(ingested->get<std::string>());
+  auto event_time = ParseTime(timestamp->get<std::string>());
+  if (!ingestion_time.ok()) {
+    return corrupt(ingestion_time.status().message());
+  }
+  if (!event_time.ok()) {
+    return corrupt(event_time.status().message());
+  }
+  return StoredLine{*ingestion_time, {*event_time, message->get<std::string>()}};
+}
+
+// Calls `fn` with each line of a segment, in file order, reading one line at a time (memory does
+// not grow with the segment). A last line without its newline is a write torn by a crash (never
+// acknowledged) and is ignored. Returns the first parse or read error.
+template <typename Fn>
+Status ForEachStoredLine(const fs::path& path, Fn&& fn) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return FsError("read", path, std::make_error_code(std::errc::no_such_file_or_directory));
+  }
+  std::string text;
   int line_number = 0;
-  while (start < data.size()) {
-    const std::size_t end = data.find('\n', start);
-    if (end == std::string::npos) {
-      break;
+  while (std::getline(in, text)) {
+    if (in.eof()) {
+      break;  // no newline after it: torn
     }
     ++line_number;
-    const std::string_view text(data.data() + start, end - start);
-    start = end + 1;
-    auto corrupt = [&](const std::string& why) {
-      return Internal("corrupt log segment " + path.string() + " line " +
-                      std::to_string(line_number) + ": " + why);
-    };
-    json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return corrupt("not a JSON object");
-    }
-    auto field = [&](const char* key) -> const json* {
-      auto it = j.find(key);
-      return it != j.end() && it->is_string() ? &*it : nullptr;
-    };
-    const json* ingested = field("ingestion_time");
-    const json* timestamp = field("timestamp");
-    const json* message = field("message");
-    if (!ingested || !timestamp || !message) {
-      return corrupt("missing field");
-    }
-    auto ingestion_time = ParseTime(ingested->get<std::string>());
-    auto event_time = ParseTime(timestamp->get<std::string>());
-    if (!ingestion_time.ok()) {
-      return corrupt(ingestion_time.status().message());
-    }
-    if (!event_time.ok()) {
-      return corrupt(event_time.status().message());
-    }
-    out.push_back({*ingestion_time, {*event_time, message->get<std::string>()}});
+    ASSIGN_OR_RETURN(StoredLine stored, ParseStoredLine(text, path, line_number));
+    fn(std::move(stored));
   }
+  if (in.bad()) {
+    return FsError("read", path, std::make_error_code(std::errc::io_error));
+  }
+  return Status::Ok();
+}
+
+// Parses a whole segment (see ForEachStoredLine).
+Result<std::vector<StoredLine>> ParseSegment(const fs::path& path) {
+  std::vector<StoredLine> out;
+  RETURN_IF_ERROR(ForEachStoredLine(path, [&](StoredLine s) { out.push_back(std::move(s)); }));
   return out;
 }
+
+// The `limit` earliest lines offered, by event timestamp and then by the order they were offered
+// (ingestion order), kept in a max-heap so that memory is O(limit) however many are offered.
+class EarliestLines {
+ public:
+  explicit EarliestLines(std::size_t limit) : limit_(limit) {}
+
+  void Offer(LogLine line) {
+    Candidate c{line.timestamp, next_++, std::move(line)};
+    if (heap_.size() < limit_) {
+      heap_.push_back(std::move(c));
+      std::push_heap(heap_.begin(), heap_.end(), Earlier);
+    } else if (limit_ > 0 && Earlier(c, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), Earlier);
+      heap_.back() = std::move(c);
+      std::push_heap(heap_.begin(), heap_.end(), Earlier);
+    }
+  }
+
+  // The kept lines, earliest first.
+  std::vector<LogLine> Take() && {
+    std::sort_heap(heap_.begin(), heap_.end(), Earlier);
+    std::vector<LogLine> out;
+    out.reserve(heap_.size());
+    for (Candidate& c : heap_) out.push_back(std::move(c.line));
+    return out;
+  }
+
+ private:
+  struct Candidate {
+    TimePoint timestamp;
+    std::uint64_t order;
+    LogLine line;
+  };
+  // True when `a` comes before `b` in the result. As the heap's order it puts the latest
+  // candidate on top, the one to drop first.
+  static bool Earlier(const Candidate& a, const Candidate& b) {
+    return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.order < b.order;
+  }
+
+  const std::size_t limit_;
+  std::uint64_t next_ = 0;
+  std::vector<Candidate> heap_;
+};
 
 // The group stored in `folder`: decoded from the folder name, or read from its `name` file for a
 // shortened one. nullopt when the folder is not a group.
@@ -399,26 +461,22 @@ Result<std::vector<LogLine>> LocalLogStore::Read(const std::string& group, TimeP
   RETURN_IF_ERROR(ValidateLogGroupName(group));
   std::lock_guard lock(mu_);
   const fs::path group_dir = GroupDir(group);
-  std::vector<LogLine> out;
   std::error_code ec;
   if (!fs::is_directory(group_dir, ec)) {
-    return out;
+    return std::vector<LogLine>();
   }
   ASSIGN_OR_RETURN(auto segments, Segments(group_dir));
+  // Segments are in ingestion order, so offering their lines in file order keeps ties in
+  // ingestion order.
+  EarliestLines earliest(limit);
   for (const auto& [day, path] : segments) {
-    ASSIGN_OR_RETURN(std::vector<StoredLine> stored, ParseSegment(path));
-    for (StoredLine& s : stored) {
+    RETURN_IF_ERROR(ForEachStoredLine(path, [&](StoredLine s) {
       if (s.line.timestamp >= from && s.line.timestamp < to) {
-        out.push_back(std::move(s.line));
+        earliest.Offer(std::move(s.line));
       }
-    }
+    }));
   }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const LogLine& a, const LogLine& b) { return a.timestamp < b.timestamp; });
-  if (out.size() > limit) {
-    out.resize(limit);
-  }
-  return out;
+  return std::move(earliest).Take();
 }
 
 Result<EnforceReport> LocalLogStore::Enforce(TimePoint now) {
@@ -440,7 +498,7 @@ Result<EnforceReport> LocalLogStore::Enforce(TimePoint now) {
     if (!days) {
       continue;
     }
-    ASSIGN_OR_RETURN(EnforceReport one, EnforceGroup(group_dir, *days, now));
+    ASSIGN_OR_RETURN(EnforceReport one, EnforceGroupDir(group_dir, *days, now));
     total.groups_with_policy += 1;
     total.segments_removed += one.segments_removed;
     total.segments_rewritten += one.segments_rewritten;
@@ -450,8 +508,28 @@ Result<EnforceReport> LocalLogStore::Enforce(TimePoint now) {
   return total;
 }
 
-Result<EnforceReport> LocalLogStore::EnforceGroup(const fs::path& group_dir, int days,
-                                                  TimePoint now) {
+Result<EnforceReport> LocalLogStore::EnforceGroup(const std::string& group, TimePoint now) {
+  RETURN_IF_ERROR(ValidateLogGroupName(group));
+  std::lock_guard lock(mu_);
+  const fs::path group_dir = GroupDir(group);
+  std::error_code ec;
+  if (!fs::is_directory(group_dir, ec)) {
+    if (ec && ec != std::errc::no_such_file_or_directory) {
+      return FsError("stat", group_dir, ec);
+    }
+    return EnforceReport{};
+  }
+  ASSIGN_OR_RETURN(std::optional<int> days, ReadPolicy(group_dir));
+  if (!days) {
+    return EnforceReport{};
+  }
+  ASSIGN_OR_RETURN(EnforceReport report, EnforceGroupDir(group_dir, *days, now));
+  report.groups_with_policy = 1;
+  return report;
+}
+
+Result<EnforceReport> LocalLogStore::EnforceGroupDir(const fs::path& group_dir, int days,
+                                                     TimePoint now) {
   EnforceReport report;
   const Days retention(days);
   ASSIGN_OR_RETURN(auto segments, Segments(group_dir));

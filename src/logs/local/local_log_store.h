@@ -70,8 +70,10 @@ class LocalLogStore final : public LogRetention {
   Status Ingest(const std::string& group, const std::vector<LogLine>& lines, TimePoint now);
 
   // Lines of `group` whose event timestamp is in [from, to), ordered by timestamp (ties in
-  // ingestion order), at most `limit` of them (the earliest). An empty vector when the group does
-  // not exist. Internal when a segment is corrupt.
+  // ingestion order), at most `limit` of them (the earliest). Segments are read one line at a
+  // time and only the `limit` earliest lines so far are held, so memory is O(limit), not the
+  // size of the group. An empty vector when the group does not exist. Internal when a segment is
+  // corrupt.
   Result<std::vector<LogLine>> Read(const std::string& group, TimePoint from, TimePoint to,
                                     std::size_t limit);
 
@@ -82,14 +84,20 @@ class LocalLogStore final : public LogRetention {
   // before stays done, and a later run finishes it.
   Result<EnforceReport> Enforce(TimePoint now);
 
+  // Applies one group's policy at `now`, as Enforce() does for every group, reading the policy
+  // as it is stored at this moment (so a RemovePolicy made just before protects the lines). A
+  // group that does not exist or has no policy loses nothing (groups_with_policy 0).
+  // InvalidArgument for a bad group name; otherwise fails as Enforce() does.
+  Result<EnforceReport> EnforceGroup(const std::string& group, TimePoint now);
+
  private:
   explicit LocalLogStore(std::filesystem::path dir, std::string url);
 
   std::filesystem::path GroupDir(const std::string& group) const;
   Result<std::optional<int>> ReadPolicy(const std::filesystem::path& group_dir) const;
   Status EnsureGroup(const std::string& group) const;
-  Result<EnforceReport> EnforceGroup(const std::filesystem::path& group_dir, int days,
-                                     TimePoint now);
+  Result<EnforceReport> EnforceGroupDir(const std::filesystem::path& group_dir, int days,
+                                        TimePoint now);
 
   const std::filesystem::path dir_;
   const std::string url_;

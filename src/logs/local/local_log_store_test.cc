@@ -101,6 +101,45 @@ TEST_F(LocalLogStoreTest, ReadsIngestedLinesByEventTimeRangeInOrder) {
   EXPECT_THAT(Messages(*limited), ElementsAre("first", "second"));
 }
 
+// Issue 8 defect 13: a bounded Read returns exactly what sorting the whole range and keeping the
+// first `limit` lines returns: ordered by event timestamp, ties in ingestion order (earlier
+// segment first, then file order), for limits below, at and above the number of lines in range.
+TEST_F(LocalLogStoreTest, Issue8Defect13BoundedReadKeepsTheEarliestLinesAndTheirTieOrder) {
+  const std::string group = "challenge-pk-2-production-workers";
+  const TimePoint base = At("2026-03-10T00:00:00Z");
+  std::vector<std::pair<TimePoint, std::string>> all;  // in ingestion order
+  for (int day = 0; day < 3; ++day) {
+    std::vector<LogLine> lines;
+    for (int i = 0; i < 40; ++i) {
+      // Event times repeat across lines and days (only 7 distinct seconds), out of order.
+      const TimePoint t = base + std::chrono::seconds((i * 5 + day * 3) % 7);
+      const std::string message = "d" + std::to_string(day) + "-" + std::to_string(i);
+      lines.push_back({t, message});
+      all.emplace_back(t, message);
+    }
+    ASSERT_TRUE(store_->Ingest(group, lines, base + Days(day)).ok());
+  }
+  const TimePoint from = base + std::chrono::seconds(1);
+  const TimePoint to = base + std::chrono::seconds(6);
+  std::vector<std::pair<TimePoint, std::string>> in_range;
+  for (const auto& l : all) {
+    if (l.first >= from && l.first < to) in_range.push_back(l);
+  }
+  std::stable_sort(in_range.begin(), in_range.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (std::size_t limit :
+       {std::size_t{1}, std::size_t{7}, std::size_t{40}, in_range.size(), in_range.size() + 5}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    auto read = store_->Read(group, from, to, limit);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    std::vector<std::string> want;
+    for (std::size_t i = 0; i < std::min(limit, in_range.size()); ++i) {
+      want.push_back(in_range[i].second);
+    }
+    EXPECT_EQ(Messages(*read), want);
+  }
+}
+
 TEST_F(LocalLogStoreTest, StoresMessagesVerbatimIncludingNewlinesAndQuotes) {
   const std::string message = "line one\nline \"two\"\t\\ end";
   ASSERT_TRUE(
@@ -235,6 +274,37 @@ TEST_F(LocalLogStoreTest, EnforceRemovesLinesOlderThanThePolicyAndKeepsNewerOnes
   EXPECT_EQ(report->lines_removed, 2);
   EXPECT_GT(report->bytes_freed, 0);
   EXPECT_THAT(Messages(ReadAll("g")), ElementsAre("d3"));
+}
+
+// Issue 8 defect 9: one group can be enforced alone, under its policy as stored at that moment.
+TEST_F(LocalLogStoreTest, Issue8Defect9EnforceGroupTouchesOnlyThatGroupUnderItsStoredPolicy) {
+  const TimePoint old_day = At("2026-02-01T12:00:00Z");
+  const TimePoint now = At("2026-06-01T00:00:00Z");
+  for (const char* g : {"a", "b"}) {
+    ASSERT_TRUE(store_->Ingest(g, {{old_day, std::string("old ") + g}}, old_day).ok());
+    ASSERT_TRUE(store_->SetPolicy(g, 30).ok());
+  }
+  auto a = store_->EnforceGroup("a", now);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->groups_with_policy, 1);
+  EXPECT_EQ(a->lines_removed, 1);
+  EXPECT_THAT(ReadAll("a"), IsEmpty());
+  EXPECT_THAT(Messages(ReadAll("b")), ElementsAre("old b")) << "another group is not enforced";
+
+  // A policy removed just before protects the lines.
+  ASSERT_TRUE(store_->RemovePolicy("b").ok());
+  auto b = store_->EnforceGroup("b", now);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->groups_with_policy, 0);
+  EXPECT_EQ(b->lines_removed, 0);
+  EXPECT_THAT(Messages(ReadAll("b")), ElementsAre("old b"));
+
+  auto missing = store_->EnforceGroup("nobody", now);
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->groups_with_policy, 0);
+  auto bad = store_->EnforceGroup("../x", now);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(LocalLogStoreTest, EnforceKeepsEverythingInAGroupWithoutPolicy) {

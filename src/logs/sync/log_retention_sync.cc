@@ -6,6 +6,7 @@
 
 #include "domain/log_policy.h"
 #include "service/audit_log.h"
+#include "service/log_group_origins.h"
 #include "store/sql.h"
 
 namespace retention {
@@ -19,6 +20,9 @@ struct LogRetentionSync::Inputs {
   std::optional<int> override_days;
   std::optional<TimePoint> start;
   std::optional<TimePoint> latest_end;
+  // When the service first saw the challenge's log group (log_group_origins); nullopt before
+  // its first reconcile or ingested line.
+  std::optional<TimePoint> lines_since;
 };
 
 // What the backend said about a group: `known` false when it could not be asked (error set).
@@ -31,11 +35,18 @@ struct LogRetentionSync::Actual {
 
 namespace {
 
+// One challenge's R8 inputs; parameters: the challenge's log group, then its id.
 constexpr const char* kInputsQuery =
     "SELECT c.id, c.retention_policy_consent, c.log_retention_days_override, c.start_date, "
-    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id) FROM challenges c";
+    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id), "
+    "(SELECT o.first_seen_at FROM log_group_origins o WHERE o.group_name = ?) "
+    "FROM challenges c WHERE c.id = ?";
 
 constexpr const char* kGroupPrefix = "challenge-pk-";
+
+// How often the daily reconcile re-applies one challenge whose state keeps changing under it
+// before it leaves that group's enforcement to the next run.
+constexpr int kEnforceRounds = 3;
 
 json OptDays(std::optional<int> d) { return d ? json(*d) : json(); }
 
@@ -69,11 +80,14 @@ LogRetentionSync::LogRetentionSync(const ServiceContext* ctx, LogRetention* back
 
 LogRetentionSync::~LogRetentionSync() { StopWorker(); }
 
+DesiredLogPolicy LogRetentionSync::Desire(const Inputs& in, TimePoint now) const {
+  const int days = in.override_days.value_or(ctx_->settings.default_days);
+  return DesiredLogRetention(in.has_consent, in.latest_end, in.start, in.lines_since, days, now);
+}
+
 Result<LogReconcileOutcome> LogRetentionSync::Apply(const Inputs& in, const Actual& actual,
                                                     TimePoint now) {
-  const int days = in.override_days.value_or(ctx_->settings.default_days);
-  const DesiredLogPolicy desired =
-      DesiredLogRetention(in.has_consent, in.latest_end, in.start, days, now);
+  const DesiredLogPolicy desired = Desire(in, now);
   LogReconcileOutcome o;
   o.challenge_id = in.challenge_id;
   o.log_group = LogGroupName(in.challenge_id, ctx_->settings.environment);
@@ -149,6 +163,8 @@ Status LogRetentionSync::Record(const LogReconcileOutcome& o, TimePoint now) {
         {o.challenge_id, o.log_group, desired, applied, std::int64_t{o.applied_known ? 1 : 0},
          o.state, last_error.empty() ? SqlNull() : SqlValue(last_error), ToUnix(now)}));
   }
+  // The first reconcile of a group is its origin (ADR 0004): from now on lines may be stored.
+  RETURN_IF_ERROR(RecordLogGroupOrigin(*conn, o.log_group, now));
   if (o.changed) {
     AuditEvent e;
     e.ledger = "admin";
@@ -164,21 +180,29 @@ Status LogRetentionSync::Record(const LogReconcileOutcome& o, TimePoint now) {
   return tx.Commit();
 }
 
+Result<std::optional<LogRetentionSync::Inputs>> LogRetentionSync::ReadInputs(
+    std::int64_t challenge_id) {
+  auto conn = ctx_->db->Lock();
+  ASSIGN_OR_RETURN(auto row, conn->QueryOne(kInputsQuery,
+                                            {LogGroupName(challenge_id, ctx_->settings.environment),
+                                             challenge_id}));
+  if (!row) return std::optional<Inputs>();
+  Inputs in;
+  in.challenge_id = challenge_id;
+  in.has_consent = row->Bool(1);
+  if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
+  in.start = OptTime(*row, 3);
+  in.latest_end = OptTime(*row, 4);
+  in.lines_since = OptTime(*row, 5);
+  return std::optional<Inputs>(std::move(in));
+}
+
 Result<LogReconcileOutcome> LogRetentionSync::ReconcileChallenge(std::int64_t challenge_id,
                                                                  TimePoint now) {
   std::lock_guard<std::mutex> reconciling(reconcile_mu_);
-  Inputs in;
-  {
-    auto conn = ctx_->db->Lock();
-    ASSIGN_OR_RETURN(auto row,
-                     conn->QueryOne(std::string(kInputsQuery) + " WHERE c.id = ?", {challenge_id}));
-    if (!row) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
-    in.challenge_id = challenge_id;
-    in.has_consent = row->Bool(1);
-    if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
-    in.start = OptTime(*row, 3);
-    in.latest_end = OptTime(*row, 4);
-  }
+  ASSIGN_OR_RETURN(std::optional<Inputs> read, ReadInputs(challenge_id));
+  if (!read) return NotFound("challenge " + std::to_string(challenge_id) + " does not exist");
+  const Inputs& in = *read;
   Actual actual;
   const std::string group = LogGroupName(challenge_id, ctx_->settings.environment);
   auto described = backend_->Describe(group);
@@ -199,20 +223,12 @@ Result<LogReconcileOutcome> LogRetentionSync::ReconcileChallenge(std::int64_t ch
 
 Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   std::lock_guard<std::mutex> reconciling(reconcile_mu_);
-  std::vector<Inputs> challenges;
+  std::vector<std::int64_t> challenge_ids;
   {
     auto conn = ctx_->db->Lock();
-    ASSIGN_OR_RETURN(auto rows, conn->Query(std::string(kInputsQuery) + " ORDER BY c.id"));
-    challenges.reserve(rows.size());
-    for (const auto& r : rows) {
-      Inputs in;
-      in.challenge_id = r.Int(0);
-      in.has_consent = r.Bool(1);
-      if (auto d = r.OptInt(2)) in.override_days = static_cast<int>(*d);
-      in.start = OptTime(r, 3);
-      in.latest_end = OptTime(r, 4);
-      challenges.push_back(in);
-    }
+    ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT id FROM challenges ORDER BY id"));
+    challenge_ids.reserve(rows.size());
+    for (const auto& r : rows) challenge_ids.push_back(r.Int(0));
   }
   auto listed = backend_->List(kGroupPrefix);
   if (!listed.ok()) {
@@ -221,23 +237,69 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   std::map<std::string, std::optional<int>, std::less<>> groups;
   for (const auto& g : *listed) groups.emplace(g.name, g.retention_days);
 
-  std::int64_t changed = 0, in_step = 0, pending = 0, failed = 0, lines_deleted = 0;
+  std::int64_t processed = 0, changed = 0, in_step = 0, pending = 0, failed = 0;
   json changes = json::array();
   json errors = json::array();
-  for (const auto& in : challenges) {
+  EnforceReport enforced;
+  std::set<std::string> challenge_groups;  // enforced (or left alone) with their challenge
+  auto enforce = [&](const std::string& group, std::optional<std::int64_t> challenge_id) {
+    auto one = options_.local_store->EnforceGroup(group, now);
+    if (!one.ok()) {
+      ++failed;
+      errors.push_back(
+          {{"challenge_id", challenge_id ? json(*challenge_id) : json()},
+           {"log_group", group},
+           {"error", one.status().WithContext("enforce local log retention").ToString()}});
+      return;
+    }
+    enforced.groups_with_policy += one->groups_with_policy;
+    enforced.segments_removed += one->segments_removed;
+    enforced.segments_rewritten += one->segments_rewritten;
+    enforced.lines_removed += one->lines_removed;
+    enforced.bytes_freed += one->bytes_freed;
+  };
+
+  for (const std::int64_t id : challenge_ids) {
+    const std::string group = LogGroupName(id, ctx_->settings.environment);
+    challenge_groups.insert(group);
     Actual actual;
     actual.known = true;
-    const auto it = groups.find(LogGroupName(in.challenge_id, ctx_->settings.environment));
+    const auto it = groups.find(group);
     actual.exists = it != groups.end();
     if (actual.exists) actual.days = it->second;
-    ASSIGN_OR_RETURN(auto o, Apply(in, actual, now));
-    if (o.changed) {
-      ++changed;
-      changes.push_back({{"challenge_id", o.challenge_id},
-                         {"log_group", o.log_group},
-                         {"from_days", o.group_exists ? OptDays(o.actual_days) : json()},
-                         {"to_days", OptDays(o.applied_days)}});
+    // The challenge's state as of now, read right before its group is written: a withdrawal (or
+    // any other change) committed while earlier challenges were reconciled counts.
+    ASSIGN_OR_RETURN(std::optional<Inputs> in, ReadInputs(id));
+    if (!in) continue;  // gone since the list was read
+    ++processed;
+    std::optional<LogReconcileOutcome> last;
+    bool settled = false;
+    for (int round = 0; round < kEnforceRounds && !settled; ++round) {
+      ASSIGN_OR_RETURN(LogReconcileOutcome o, Apply(*in, actual, now));
+      if (o.changed) {
+        ++changed;
+        changes.push_back({{"challenge_id", o.challenge_id},
+                           {"log_group", o.log_group},
+                           {"from_days", o.group_exists ? OptDays(o.actual_days) : json()},
+                           {"to_days", OptDays(o.applied_days)}});
+      }
+      const bool applied = o.state == "in_step";
+      last = std::move(o);
+      if (options_.local_store == nullptr || !applied) break;
+      // Enforce with the state as of enforcement: when the desired policy moved since it was
+      // applied (consent withdrawn, override changed), apply the new one first, so that no line
+      // is purged under a policy the database no longer wants.
+      ASSIGN_OR_RETURN(in, ReadInputs(id));
+      if (!in) break;
+      if (Desire(*in, now).days == last->applied_days) {
+        settled = true;
+      } else {
+        actual.exists = true;
+        actual.days = last->applied_days;
+      }
     }
+    if (settled) enforce(group, id);
+    const LogReconcileOutcome& o = *last;
     if (o.state == "in_step") {
       ++in_step;
     } else if (o.state == "pending") {
@@ -249,30 +311,29 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
                         {"error", o.error.ToString()}});
     }
   }
-  json result{{"processed", static_cast<std::int64_t>(challenges.size())},
-              {"checked", static_cast<std::int64_t>(challenges.size())},
-              {"changed", changed},
-              {"in_step", in_step},
-              {"pending", pending},
-              {"changes", changes}};
+  json result{{"processed", processed}, {"checked", processed}, {"changed", changed},
+              {"in_step", in_step},     {"pending", pending},   {"changes", changes}};
   if (options_.local_store != nullptr) {
-    auto enforced = options_.local_store->Enforce(now);
-    if (enforced.ok()) {
-      lines_deleted = enforced->lines_removed;
-      result["enforcement"] = {{"groups_with_policy", enforced->groups_with_policy},
-                               {"segments_removed", enforced->segments_removed},
-                               {"segments_rewritten", enforced->segments_rewritten},
-                               {"lines_removed", enforced->lines_removed},
-                               {"bytes_freed", enforced->bytes_freed}};
+    // Groups that belong to no challenge of this environment keep their stored policy.
+    auto all = options_.local_store->List("");
+    if (all.ok()) {
+      for (const auto& g : *all) {
+        if (!challenge_groups.contains(g.name)) enforce(g.name, std::nullopt);
+      }
     } else {
       ++failed;
       errors.push_back(
           {{"challenge_id", json()},
            {"log_group", json()},
-           {"error", enforced.status().WithContext("enforce local log retention").ToString()}});
+           {"error", all.status().WithContext("enforce local log retention").ToString()}});
     }
+    result["enforcement"] = {{"groups_with_policy", enforced.groups_with_policy},
+                             {"segments_removed", enforced.segments_removed},
+                             {"segments_rewritten", enforced.segments_rewritten},
+                             {"lines_removed", enforced.lines_removed},
+                             {"bytes_freed", enforced.bytes_freed}};
   }
-  result["deleted"] = lines_deleted;
+  result["deleted"] = enforced.lines_removed;
   result["failed"] = failed;
   result["errors"] = errors;
   return result;
@@ -404,7 +465,14 @@ Result<json> LogRetentionSync::IngestLogLines(const std::string& group, const js
     if (!t.ok()) return t.status().WithContext(where + ".timestamp");
     parsed.push_back(LogLine{*t, l["message"].get<std::string>()});
   }
-  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, ctx_->clock->Now()));
+  const TimePoint now = ctx_->clock->Now();
+  {
+    // The group's origin first (ADR 0004): a line is never stored before it, so the before-E
+    // policy covers it. Recorded before the lines, so a failure stores nothing.
+    auto conn = ctx_->db->Lock();
+    RETURN_IF_ERROR(RecordLogGroupOrigin(*conn, group, now).WithContext("log group " + group));
+  }
+  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, now));
   return json{{"log_group", group}, {"ingested", static_cast<std::int64_t>(parsed.size())}};
 }
 

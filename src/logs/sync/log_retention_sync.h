@@ -33,6 +33,7 @@
 
 #include "core/status.h"
 #include "core/time.h"
+#include "domain/log_policy.h"
 #include "logs/local/local_log_store.h"
 #include "logs/log_retention.h"
 #include "service/service.h"
@@ -90,7 +91,12 @@ class LogRetentionSync {
 
   // The reconcile_log_retention job (fits JobEnvironment::reconcile_log_retention): desired
   // versus applied for every challenge, with one List() of the groups by prefix "challenge-pk-";
-  // writes only where they differ; then, for the local store, Enforce(now). Returns
+  // writes only where they differ. Each challenge's state is read right before its group is
+  // written, and, for the local store, its group is enforced right after, with the state read
+  // again: when the desired policy moved in between (a withdrawal committed meanwhile), the new
+  // one is applied first, and a group is enforced only under a policy the database still wants
+  // (never when its reconcile failed). Local groups of no challenge of this environment are
+  // enforced by their stored policy. Returns
   //   {"processed", "checked", "changed", "in_step", "pending", "failed", "deleted",
   //    "changes": [{"challenge_id", "log_group", "from_days", "to_days"}],
   //    "errors": [{"challenge_id", "log_group", "error"}],
@@ -98,7 +104,8 @@ class LogRetentionSync {
   //                    "lines_removed", "bytes_freed"} (local store only)}
   // ("failed" counts the challenges whose backend call failed; "deleted" the log lines the local
   // store removed). Returns the backend's error when the listing fails (nothing written), or the
-  // database's error; a failed Enforce is reported in "errors" and "failed".
+  // database's error; a group whose enforcement failed is reported in "errors" and "failed" and
+  // the others are still enforced.
   Result<nlohmann::json> ReconcileAll(TimePoint now);
 
   // An R8 trigger for `challenge_id`. Inline (no worker): reconciles now with the context's
@@ -134,6 +141,11 @@ class LogRetentionSync {
  private:
   struct Inputs;
   struct Actual;
+  // The R8 inputs of one challenge as the database holds them now, with its group's origin;
+  // nullopt for an unknown challenge. Returns the database's error.
+  Result<std::optional<Inputs>> ReadInputs(std::int64_t challenge_id);
+  // The R8 policy `in` asks for at `now`.
+  DesiredLogPolicy Desire(const Inputs& in, TimePoint now) const;
   // Decides and, when needed, writes; then records. Called with reconcile_mu_ held.
   Result<LogReconcileOutcome> Apply(const Inputs& inputs, const Actual& actual, TimePoint now);
   Status Record(const LogReconcileOutcome& outcome, TimePoint now);

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/test_support.h"
@@ -128,6 +130,40 @@ class CountingLogRetention final : public LogRetention {
   std::condition_variable gate_cv_;
   bool gate_open_ = true;
   bool entered_ = false;
+};
+
+// A backend that forwards to the local log store and runs `after_set_policy` once, right after
+// the first SetPolicy of `group`: a stand-in for a change committed (by another process, or a
+// request whose trigger has not run yet) while the daily reconcile is under way.
+class HookedLocalBackend final : public LogRetention {
+ public:
+  explicit HookedLocalBackend(LocalLogStore* store) : store_(store) {}
+
+  Result<std::optional<LogGroupInfo>> Describe(const std::string& group) override {
+    return store_->Describe(group);
+  }
+  Result<std::vector<LogGroupInfo>> List(const std::string& prefix) override {
+    return store_->List(prefix);
+  }
+  Status SetPolicy(const std::string& group, int days) override {
+    Status s = store_->SetPolicy(group, days);
+    if (s.ok() && group == hook_group_ && after_set_policy_) {
+      std::exchange(after_set_policy_, nullptr)();
+    }
+    return s;
+  }
+  Status RemovePolicy(const std::string& group) override { return store_->RemovePolicy(group); }
+  std::string Url() const override { return store_->Url(); }
+
+  void OnFirstSetPolicy(std::string group, std::function<void()> hook) {
+    hook_group_ = std::move(group);
+    after_set_policy_ = std::move(hook);
+  }
+
+ private:
+  LocalLogStore* store_;
+  std::string hook_group_;
+  std::function<void()> after_set_policy_;
 };
 
 // A clock the worker thread may read while the test sets it.
@@ -607,6 +643,90 @@ TEST_F(LogRetentionSyncTest, IngestHookValidatesLines) {
   auto refused = sync_->IngestLogLines(Group(1), json::array());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+}
+
+// Issue 8 defect 9: a withdrawal committed while the daily reconcile runs (after it started, before
+// the local store enforces) protects the challenge's lines. Both challenges have consent and E
+// (2026-03-31) has passed, so their policy is 30 days and the lines ingested 2026-02-01 are due.
+// The hook withdraws challenge 2 right after challenge 1's policy is written (case "other"), or
+// challenge 1 itself (case "same"); the withdrawn challenge's lines survive.
+TEST_F(LogRetentionSyncTest, Issue8Defect9WithdrawalDuringTheDailyReconcileKeepsTheLines) {
+  for (const int withdrawn : {2, 1}) {
+    SCOPED_TRACE(withdrawn == 2 ? "other challenge withdrawn" : "same challenge withdrawn");
+    TempDir dir;
+    auto store = LocalLogStore::Open("file://" + dir.path().string());
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    HookedLocalBackend backend(store->get());
+    Open(true, store->get(), &backend);
+    Import(json::array(
+        {Challenge(1, true, "2026-03-01T00:00:00Z"), Challenge(2, true, "2026-03-01T00:00:00Z")}));
+    for (int id : {1, 2}) {
+      ASSERT_TRUE((*store)
+                      ->Ingest(Group(id),
+                               {{T("2026-02-01T00:00:00Z"), "line " + std::to_string(id)}},
+                               T("2026-02-01T00:00:00Z"))
+                      .ok());
+    }
+    // The withdrawal's own trigger would wait for the reconcile; it is not wired here, as in
+    // another process whose trigger has not arrived yet.
+    ServiceContext quiet = ctx_;
+    quiet.on_log_policy_input_changed = nullptr;
+    backend.OnFirstSetPolicy(Group(1), [&quiet, withdrawn] {
+      ASSERT_TRUE(WithdrawConsent(quiet, withdrawn, "alice", std::nullopt).ok());
+    });
+    clock_.Set(T("2026-06-01T00:00:00Z"));
+    auto all = sync_->ReconcileAll(clock_.Now());
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+
+    const int kept = withdrawn;
+    const int purged = 3 - withdrawn;
+    auto read_kept =
+        (*store)->Read(Group(kept), T("2026-01-01T00:00:00Z"), T("2027-01-01T00:00:00Z"), 10);
+    ASSERT_TRUE(read_kept.ok());
+    EXPECT_EQ(read_kept->size(), 1u)
+        << "the line of withdrawn challenge " << kept << " was purged: " << all->dump();
+    if (!read_kept->empty()) {
+      EXPECT_EQ((*read_kept)[0].message, "line " + std::to_string(kept));
+    }
+    auto read_purged =
+        (*store)->Read(Group(purged), T("2026-01-01T00:00:00Z"), T("2027-01-01T00:00:00Z"), 10);
+    ASSERT_TRUE(read_purged.ok());
+    EXPECT_TRUE(read_purged->empty()) << "challenge " << purged << " still has consent";
+    EXPECT_EQ((*all)["deleted"], 1) << all->dump();
+    auto policy = (*store)->Describe(Group(kept));
+    ASSERT_TRUE(policy.ok());
+    ASSERT_TRUE(policy->has_value());
+    EXPECT_EQ((*policy)->retention_days, std::nullopt) << "withdrawn: never expire";
+  }
+}
+
+// Issue 8 defect 1: without a start date, the first ingested line is the group's origin, so the
+// first reconcile (here long after it) keeps that line until E = 2026-07-01, and the value stays
+// there on the following days instead of shrinking towards E.
+TEST_F(LogRetentionSyncTest, Issue8Defect1TheFirstIngestedLineAnchorsThePolicyBeforeE) {
+  TempDir dir;
+  auto store = LocalLogStore::Open("file://" + dir.path().string());
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  Open(true, store->get(), store->get());
+  json c = Challenge(1, true, "2026-06-01T00:00:00Z");
+  c["start_date"] = nullptr;
+  Import(json::array({c}));
+  clock_.Set(T("2026-03-01T00:00:00Z"));
+  auto ingested = sync_->IngestLogLines(
+      Group(1), json::array({{{"timestamp", "2026-03-01T00:00:00Z"}, {"message", "early"}}}));
+  ASSERT_TRUE(ingested.ok()) << ingested.status().ToString();
+
+  for (const char* day : {"2026-05-15T00:00:00Z", "2026-06-20T00:00:00Z"}) {
+    SCOPED_TRACE(day);
+    clock_.Set(T(day));
+    auto all = sync_->ReconcileAll(clock_.Now());
+    ASSERT_TRUE(all.ok()) << all.status().ToString();
+    // 122 days from 2026-03-01 to E.
+    EXPECT_EQ(std::get<0>(State(1)), 150) << all->dump();
+    auto read = sync_->ReadLogLines(Group(1), "", "", 10);
+    ASSERT_TRUE(read.ok());
+    EXPECT_EQ((*read)["count"], 1) << all->dump();
+  }
 }
 
 }  // namespace
