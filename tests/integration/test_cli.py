@@ -507,3 +507,50 @@ class ConfigErrorTests(WorkspaceTest):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         for part in ("server.threads", "[nope]", "RETENTION_DEFAULT_DAYS"):
             self.assertIn(part, r.stderr)
+
+
+class FakeNowTests(WorkspaceTest):
+    """Issue 8 defect 11: an invalid RETENTION_FAKE_NOW is refused by every command (exit 2, one
+    line naming the variable and the value) instead of silently using the real clock."""
+
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=10, submissions=2)  # eligible only after NOW + 20 days
+        self.data.load()
+        self.before = self.ws.dump()
+
+    def assertRefused(self, stderr, returncode, value):
+        self.assertEqual(returncode, 2, stderr)
+        self.assertIn("RETENTION_FAKE_NOW", stderr)
+        self.assertIn(value, stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+
+    def test_issue8_defect11_invalid_fake_now_is_refused_by_every_command(self):
+        for value in ("2026-13-01T00:00:00Z", "yesterday"):
+            for args in (["cleanup"], ["status"], ["update-dates"], ["migrate"],
+                         ["jobs", "run", "cleanup_expired_submission_artifacts"]):
+                r = self.ws.run(*args, env={"RETENTION_FAKE_NOW": value})
+                self.assertRefused(r.stderr, r.returncode, value)
+            self.assertEqual(self.ws.dump(), self.before)
+
+    def test_issue8_defect11_serve_refuses_an_invalid_fake_now(self):
+        env = dict(self.ws.env)
+        env["RETENTION_FAKE_NOW"] = "2026-06-01T25:00:00Z"
+        p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            self.fail("serve kept running with an invalid RETENTION_FAKE_NOW: " + err)
+        self.assertRefused(err, p.returncode, "2026-06-01T25:00:00Z")
+        self.assertEqual(out, "")
+        self.assertEqual(self.ws.dump(), self.before)
+
+    def test_issue8_defect11_a_valid_fake_now_still_fixes_the_clock(self):
+        # Still before the eligible date at NOW; the real clock (later) would delete them.
+        j = self.ws.json("cleanup")
+        self.assertEqual(j["deleted"], [])
+        self.assertEqual(self.ws.dump()[1], self.before[1])
