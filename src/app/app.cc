@@ -63,6 +63,11 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   InitCrypto();
   std::unique_ptr<App> app(new App());
   app->config_ = config;
+  if (config.fake_now) {
+    app->clock_ = std::make_unique<FixedClock>(*config.fake_now);
+  } else {
+    app->clock_ = std::make_unique<SystemClock>();
+  }
   ASSIGN_OR_RETURN(auto conn, OpenDatabase(config.database_url));
   if (migrate) RETURN_IF_ERROR(Migrate(*conn).status().WithContext("migrate database"));
   // Read-only connections let API reads proceed while a sweep batch holds the write lock.
@@ -84,7 +89,7 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();
-  app->ctx_.clock = &app->clock_;
+  app->ctx_.clock = app->clock_.get();
   app->ctx_.settings.default_days = config.default_days;
   app->ctx_.settings.notice_days = config.notice_days;
   app->ctx_.settings.environment = config.environment;

@@ -28,7 +28,8 @@ class App {
   const Config& config() const { return config_; }
   ServiceContext& context() { return ctx_; }
   Database& db() { return *db_; }
-  const Clock& clock() const { return clock_; }
+  // The fixed clock when the configuration sets fake_now (RETENTION_FAKE_NOW), else the real one.
+  const Clock& clock() const { return *clock_; }
   // The jobs' environment (schedule, mail sender, hooks); used by `jobs`, `notify` and serve.
   JobEnvironment& jobs() { return jobs_; }
   // The log backend named by logs.url (the local log store or CloudWatch Logs).
@@ -53,7 +54,7 @@ class App {
  private:
   App() = default;
   Config config_;
-  SystemClock clock_;
+  std::unique_ptr<Clock> clock_;
   std::unique_ptr<Database> db_;
   std::unique_ptr<ArtifactStore> artifacts_;
   ServiceContext ctx_;

@@ -10,6 +10,7 @@
 
 #include "app/app.h"
 #include "cli/cli_common.h"
+#include "core/utf8.h"
 #include "domain/log_policy.h"
 #include "logs/sync/log_retention_sync.h"
 #include "service/audit_log.h"
@@ -129,8 +130,9 @@ int RunCli(int argc, char** argv) {
   std::optional<std::string> consent_notes;
   bool withdraw = false;
   consent_cmd->add_option("CHALLENGE_ID", consent_challenge)->required();
-  consent_cmd->add_option("USERNAME", consent_user)->required();
-  consent_cmd->add_option("--notes", consent_notes, "notes stored with the consent");
+  consent_cmd->add_option("USERNAME", consent_user)->required()->check(Utf8Text());
+  consent_cmd->add_option("--notes", consent_notes, "notes stored with the consent")
+      ->check(Utf8Text());
   consent_cmd->add_flag("--withdraw", withdraw, "withdraw consent instead");
   consent_cmd->callback([&] {
     action = [&]() -> int {
@@ -213,7 +215,7 @@ int RunCli(int argc, char** argv) {
   std::string set_reason;
   set_cmd->add_option("CHALLENGE_ID", set_challenge)->required();
   set_cmd->add_option("--days", set_days, "retention days (1-3653), stored as the override");
-  set_cmd->add_option("--reason", set_reason, "why (stored in the audit log)");
+  set_cmd->add_option("--reason", set_reason, "why (stored in the audit log)")->check(Utf8Text());
   set_cmd->callback([&] {
     action = [&]() -> int {
       if (set_days) {
@@ -296,7 +298,7 @@ int RunCli(int argc, char** argv) {
   auto* hc = hold_cmd->add_option("--challenge-id", hold_challenge);
   auto* hs = hold_cmd->add_option("--submission-id", hold_submission);
   hc->excludes(hs);
-  hold_cmd->add_option("--reason", hold_reason);
+  hold_cmd->add_option("--reason", hold_reason)->check(Utf8Text());
   hold_cmd->callback([&] {
     action = [&]() -> int {
       if (!hold_challenge && !hold_submission) {
@@ -347,7 +349,8 @@ int RunCli(int argc, char** argv) {
           std::cout << "audit ledger verifies: " << v->count << " events\n";
         }
         if (!v->ok) {
-          std::cerr << "error: audit ledger does not verify: " << v->error << "\n";
+          std::cerr << "error: audit ledger does not verify: " << EscapeInvalidUtf8(v->error)
+                    << "\n";
           return 1;
         }
         return 0;
@@ -383,8 +386,8 @@ int RunCli(int argc, char** argv) {
   std::string new_username;
   std::string new_email;
   bool new_admin = false;
-  user_add->add_option("USERNAME", new_username)->required();
-  user_add->add_option("--email", new_email)->required();
+  user_add->add_option("USERNAME", new_username)->required()->check(Utf8Text());
+  user_add->add_option("--email", new_email)->required()->check(Utf8Text());
   user_add->add_flag("--admin", new_admin);
   user_add->callback([&] {
     action = [&]() -> int {
@@ -409,7 +412,7 @@ int RunCli(int argc, char** argv) {
   token_cmd->require_subcommand(1);
   auto* token_create = token_cmd->add_subcommand("create", "create a token for a user");
   std::string token_user;
-  token_create->add_option("USERNAME", token_user)->required();
+  token_create->add_option("USERNAME", token_user)->required()->check(Utf8Text());
   token_create->callback([&] {
     action = [&]() -> int {
       auto app = OpenApp(g);
@@ -461,7 +464,8 @@ int RunCli(int argc, char** argv) {
       known = known || sub->get_name() == arg;
     }
     if (!known) {
-      std::cerr << "error: unknown command '" << arg << "' (see retention --help)\n";
+      std::cerr << "error: unknown command '" << EscapeInvalidUtf8(arg)
+                << "' (see retention --help)\n";
       return 2;
     }
     break;
@@ -473,7 +477,7 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return cli.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << EscapeInvalidUtf8(e.what()) << "\n";
     return 2;
   }
   if (!action) return 2;

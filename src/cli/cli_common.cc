@@ -4,13 +4,14 @@
 #include <sstream>
 
 #include "core/units.h"
+#include "core/utf8.h"
 
 namespace retention {
 
 using nlohmann::json;
 
 int Fail(const Status& s) {
-  std::cerr << "error: " << s.message() << "\n";
+  std::cerr << "error: " << EscapeInvalidUtf8(s.message()) << "\n";
   return ExitCodeFor(s);
 }
 
@@ -24,6 +25,15 @@ std::string Str(const json& j) {
   if (j.is_null()) return "-";
   if (j.is_string()) return j.get<std::string>();
   return j.dump();
+}
+
+const CLI::Validator& Utf8Text() {
+  static const CLI::Validator validator(
+      [](const std::string& value) -> std::string {
+        return IsValidUtf8(value) ? std::string() : "value " + DescribeInvalidUtf8(value);
+      },
+      "UTF-8");
+  return validator;
 }
 
 Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g) {

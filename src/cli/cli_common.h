@@ -23,7 +23,8 @@ struct GlobalOptions {
 // The action chosen by the parsed subcommand; RunCli runs it after parsing.
 using CliAction = std::function<int()>;
 
-// Prints "error: message" on stderr; returns the exit code for the status.
+// Prints "error: message" on stderr (bytes that are not UTF-8 written as \xNN); returns the exit
+// code for the status.
 int Fail(const Status& s);
 // Prints one JSON document on stdout.
 void PrintJson(const nlohmann::json& j);
@@ -31,6 +32,9 @@ void PrintJson(const nlohmann::json& j);
 std::string Bytes(std::int64_t b);
 // A JSON scalar for text output ("-" for null).
 std::string Str(const nlohmann::json& j);
+// A CLI11 check for text the service stores or echoes (notes, reasons, names): refuses a value
+// that is not valid UTF-8, so that a usage error (exit 2) names the option before anything runs.
+const CLI::Validator& Utf8Text();
 // Loads the configuration (file, environment, --db) and opens the App.
 Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g);
 

@@ -1,6 +1,5 @@
 // `retention serve`: the HTTP API, the browser UI and the scheduler in one process, until SIGTERM
 // or SIGINT; then in-flight requests finish and the process exits 0.
-#include <cstdlib>
 #include <iostream>
 
 #include "api/api.h"
@@ -53,9 +52,10 @@ int Serve(const GlobalOptions& g, const std::string& listen_flag) {
   auto server = HttpServer::Start(options, [&api](const HttpRequest& r) { return api.Handle(r); });
   if (!server.ok()) return Fail(server.status());
   if (auto s = (*app)->StartBackground(); !s.ok()) return Fail(s);
-  if (const char* fake = std::getenv("RETENTION_FAKE_NOW"); fake != nullptr && *fake != '\0') {
-    std::cerr << "warning: RETENTION_FAKE_NOW is set: the clock is fixed at " << fake
-              << " (a test setting; unset it in production)" << std::endl;
+  if (config->fake_now) {
+    std::cerr << "warning: RETENTION_FAKE_NOW is set: the clock is fixed at "
+              << FormatTime(*config->fake_now) << " (a test setting; unset it in production)"
+              << std::endl;
   }
   std::cout << "retention serving on http://" << listen->first << ":" << (*server)->port()
             << "/ (database " << config->database_url << ")" << std::endl;

@@ -161,6 +161,15 @@ void ApplyEnv(Config& c, Problems& problems) {
   integer("RETENTION_DEFAULT_DAYS", c.default_days);
   integer("RETENTION_NOTICE_DAYS", c.notice_days);
   integer("RETENTION_CONSENT_RATE_PER_MINUTE", c.consent_rate_per_minute);
+  // Never fall back to the real clock on a typo: a test would act on other dates than it meant.
+  if (auto v = env("RETENTION_FAKE_NOW"); v && !v->empty()) {
+    auto t = ParseTime(*v);
+    if (t.ok()) {
+      c.fake_now = *t;
+    } else {
+      problems.Add("RETENTION_FAKE_NOW: " + t.status().message());
+    }
+  }
 }
 
 void Validate(const Config& c, Problems& problems) {

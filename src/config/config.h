@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "core/time.h"
 
 namespace retention {
 
@@ -24,6 +25,9 @@ struct Config {
   std::string challenge_url = "http://127.0.0.1:8000/challenges/{id}";
   int consent_rate_per_minute = 60;  // per user, consent writes
   int server_threads = 4;
+  // RETENTION_FAKE_NOW (environment only): a fixed "now" for whole-process tests and benchmarks
+  // (docs/TESTING.md); app/ then uses a FixedClock. Unset (or empty): the real clock.
+  std::optional<TimePoint> fake_now;
   // Cron per job name; defaults are the seed's (DESIGN.md section 4).
   std::map<std::string, std::string> schedule = {
       {"cleanup_expired_submission_artifacts", "0 2 1 * *"},
@@ -42,7 +46,8 @@ struct ConfigOverrides {
 
 // Builds the configuration from defaults, the file (if any), the environment and `overrides`.
 // InvalidArgument listing every problem (unknown keys, wrong types, out-of-range values, bad
-// crons, values outside int) on one line, separated by "; " (DESIGN.md section 5).
+// crons, values outside int, a RETENTION_FAKE_NOW that is not an RFC 3339 time) on one line,
+// separated by "; " (DESIGN.md section 5).
 Result<Config> LoadConfig(const ConfigOverrides& overrides);
 
 // "sqlite://./var/x.db" -> "./var/x.db"; "file://./var/a" -> "./var/a". InvalidArgument when the

@@ -4,7 +4,6 @@
 
 #include <array>
 #include <cstdio>
-#include <cstdlib>
 #include <sstream>
 
 namespace retention {
@@ -68,15 +67,7 @@ std::string FormatTime(TimePoint t) {
 
 std::string FormatDate(TimePoint t) { return FormatTime(t).substr(0, 10); }
 
-SystemClock::SystemClock() {
-  if (const char* fake = std::getenv("RETENTION_FAKE_NOW"); fake != nullptr && *fake != '\0') {
-    auto parsed = ParseTime(fake);
-    if (parsed.ok()) fixed_ = *parsed;
-  }
-}
-
 TimePoint SystemClock::Now() const {
-  if (fixed_) return *fixed_;
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 

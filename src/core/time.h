@@ -37,16 +37,21 @@ class Clock {
   virtual TimePoint Now() const = 0;
 };
 
-// The real clock, or a fixed time when the environment variable RETENTION_FAKE_NOW holds an
-// RFC 3339 time (used by whole-process tests to simulate dates; documented in docs/TESTING.md).
+// The real clock (UTC, whole seconds). It never reads the environment: app/ chooses a FixedClock
+// instead when the configuration asks for one (RETENTION_FAKE_NOW, docs/TESTING.md).
 class SystemClock final : public Clock {
  public:
-  // Reads RETENTION_FAKE_NOW once, here.
-  SystemClock();
   TimePoint Now() const override;
+};
+
+// A clock that always answers the same time. Thread-safe (immutable).
+class FixedClock final : public Clock {
+ public:
+  explicit FixedClock(TimePoint now) : now_(now) {}
+  TimePoint Now() const override { return now_; }
 
  private:
-  std::optional<TimePoint> fixed_;
+  TimePoint now_;
 };
 
 // A clock that tests set and advance by hand. Not thread-safe.

@@ -1,6 +1,7 @@
 #include "core/time.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include "core/crypto.h"
 
@@ -34,6 +35,14 @@ TEST(TimeTest, RejectsMalformedTimesNamingThem) {
     EXPECT_EQ(t.status().code(), StatusCode::kInvalidArgument);
     EXPECT_NE(t.status().message().find(text), std::string::npos);
   }
+}
+
+TEST(TimeTest, Issue8Defect11SystemClockDoesNotReadTheEnvironment) {
+  // The fixed clock of whole-process tests is chosen by app/, never by SystemClock.
+  ::setenv("RETENTION_FAKE_NOW", "2001-01-01T00:00:00Z", 1);
+  const TimePoint now = SystemClock().Now();
+  ::unsetenv("RETENTION_FAKE_NOW");
+  EXPECT_GT(now, *ParseTime("2020-01-01T00:00:00Z")) << FormatTime(now);
 }
 
 TEST(CryptoTest, Sha256MatchesKnownVector) {

@@ -30,7 +30,8 @@ struct AuditEvent {
 };
 
 // Appends an event (id, hashes filled in) and advances audit_head. Must run inside a write
-// transaction so that two writers cannot fork the chain.
+// transaction so that two writers cannot fork the chain. InvalidArgument naming the field when a
+// text (ledger, actor, action, notes) is not valid UTF-8; nothing is written then.
 Result<AuditEvent> AppendAuditEvent(SqlConnection& conn, AuditEvent event);
 
 struct AuditFilter {
@@ -48,7 +49,11 @@ struct AuditVerification {
   std::optional<std::int64_t> bad_event_id;
   std::string error;  // names the first event that does not verify
 };
-// Recomputes the whole chain in id order, streaming in pages.
+// Recomputes the whole chain in id order, streaming in pages, in one read transaction of its own
+// (the caller must not have one open on `conn`), so the events and audit_head are one snapshot.
+// An event whose stored columns do not have the types AppendAuditEvent writes (an id or time that
+// is not exactly an integer) or whose text is not valid UTF-8 does not verify: it was edited.
+// Errors: the database's, when it cannot be read.
 Result<AuditVerification> VerifyAuditChain(SqlConnection& conn);
 
 }  // namespace retention

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "artifacts/local/local_artifact_store.h"
 #include "domain/retention_rules.h"
 #include "service/audit_log.h"
@@ -142,6 +144,89 @@ TEST_F(ServiceTest, AuditChainDetectsAnEditedAndARemovedEvent) {
   ASSERT_TRUE(removed.ok());
   EXPECT_FALSE(removed->ok);
   EXPECT_NE(removed->error.find("removed"), std::string::npos);
+}
+
+TEST_F(ServiceTest, Issue8Defect12InvalidUtf8IsNeverAppendedToTheLedger) {
+  auto s = RecordAdminAction(ctx_, std::nullopt, "admin", "test", "o\xffk");
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("UTF-8"), std::string::npos) << s.ToString();
+  auto c = db_->Lock();
+  auto count = c->QueryOne("SELECT COUNT(*) FROM audit_events");
+  ASSERT_TRUE(count.ok());
+  EXPECT_EQ((*count)->Int(0), 0);
+}
+
+TEST_F(ServiceTest, Issue8Defect12StoredInvalidUtf8OrNonIntegerIdIsTampering) {
+  ASSERT_TRUE(RecordAdminAction(ctx_, std::int64_t{7}, "admin", "test", "o\xef\xbf\xbdk").ok());
+  ASSERT_TRUE(RecordAdminAction(ctx_, std::nullopt, "admin", "test", "after").ok());
+  auto c = db_->Lock();
+  for (const char* forge : {"UPDATE audit_events SET notes = CAST(X'6fff6b' AS TEXT) WHERE id = 1",
+                            "UPDATE audit_events SET challenge_id = '7abc' WHERE id = 1",
+                            "UPDATE audit_events SET challenge_id = 7.9 WHERE id = 1",
+                            "UPDATE audit_events SET at = '1780000000x' WHERE id = 1"}) {
+    ASSERT_TRUE(c->Exec(forge).ok()) << forge;
+    auto v = VerifyAuditChain(*c);
+    ASSERT_TRUE(v.ok()) << forge << ": " << v.status().ToString();
+    EXPECT_FALSE(v->ok) << forge;
+    EXPECT_EQ(v->bad_event_id.value_or(0), 1) << forge << ": " << v->error;
+    EXPECT_NE(v->error.find("event 1"), std::string::npos) << v->error;
+    ASSERT_TRUE(c->Exec("UPDATE audit_events SET notes = 'o\xef\xbf\xbdk', challenge_id = 7, "
+                        "at = 1780000000 WHERE id = 1")
+                    .ok());
+    auto restored = VerifyAuditChain(*c);
+    ASSERT_TRUE(restored.ok());
+    EXPECT_TRUE(restored->ok) << restored->error;
+  }
+}
+
+// Records the transaction calls around the queries of a real connection.
+class RecordingConnection final : public SqlConnection {
+ public:
+  explicit RecordingConnection(SqlConnection& inner) : inner_(inner) {}
+  std::vector<std::string> calls;
+
+  Status ExecScript(std::string_view sql) override { return inner_.ExecScript(sql); }
+  Status Begin(TxMode mode) override {
+    calls.push_back(mode == TxMode::kRead ? "begin read" : "begin write");
+    return inner_.Begin(mode);
+  }
+  Status Commit() override {
+    calls.push_back("commit");
+    return inner_.Commit();
+  }
+  Status Rollback() override {
+    calls.push_back("rollback");
+    return inner_.Rollback();
+  }
+  Status DeferForeignKeys() override { return inner_.DeferForeignKeys(); }
+  std::string_view Dialect() const override { return inner_.Dialect(); }
+
+ protected:
+  Result<std::int64_t> ExecImpl(std::string_view sql, const SqlParams& params) override {
+    calls.push_back("exec");
+    return inner_.Exec(sql, params);
+  }
+  Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) override {
+    calls.push_back(sql.find("audit_head") != std::string_view::npos ? "query head" : "query");
+    return inner_.Query(sql, params);
+  }
+
+ private:
+  SqlConnection& inner_;
+};
+
+TEST_F(ServiceTest, Issue8Defect12VerifyReadsEventsAndHeadInOneReadTransaction) {
+  ASSERT_TRUE(RecordAdminAction(ctx_, std::nullopt, "admin", "test", "x").ok());
+  auto c = db_->Lock();
+  RecordingConnection recording(*c);
+  auto v = VerifyAuditChain(recording);
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_TRUE(v->ok) << v->error;
+  ASSERT_GE(recording.calls.size(), 4u);
+  EXPECT_EQ(recording.calls.front(), "begin read");
+  EXPECT_EQ(recording.calls.back(), "commit");
+  EXPECT_EQ(recording.calls[recording.calls.size() - 2], "query head");
+  EXPECT_EQ(std::count(recording.calls.begin(), recording.calls.end(), "begin read"), 1);
 }
 
 }  // namespace

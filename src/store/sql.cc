@@ -10,6 +10,34 @@ bool SqlRow::IsNull(std::size_t i) const {
   return i >= values_.size() || std::holds_alternative<std::monostate>(values_[i]);
 }
 
+const char* SqlTypeName(SqlType type) {
+  switch (type) {
+    case SqlType::kNull:
+      return "null";
+    case SqlType::kInt:
+      return "integer";
+    case SqlType::kReal:
+      return "real";
+    case SqlType::kText:
+      return "text";
+  }
+  return "unknown";
+}
+
+SqlType SqlRow::TypeOf(std::size_t i) const {
+  if (i >= values_.size()) return SqlType::kNull;
+  switch (values_[i].index()) {
+    case 1:
+      return SqlType::kInt;
+    case 2:
+      return SqlType::kReal;
+    case 3:
+      return SqlType::kText;
+    default:
+      return SqlType::kNull;
+  }
+}
+
 std::int64_t SqlRow::Int(std::size_t i) const {
   if (i >= values_.size()) return 0;
   if (const auto* v = std::get_if<std::int64_t>(&values_[i])) return *v;

@@ -33,12 +33,21 @@ inline SqlValue SqlOpt(const std::optional<std::int64_t>& v) {
 }
 inline SqlValue SqlOpt(const std::optional<std::string>& v) { return v ? SqlValue(*v) : SqlNull(); }
 
-// One result row. Getters never throw: a NULL reads as 0 / "" / nullopt.
+// The type a value was stored with (SQLite's storage classes).
+enum class SqlType { kNull, kInt, kReal, kText };
+// "null", "integer", "real", "text".
+const char* SqlTypeName(SqlType type);
+
+// One result row. Getters never throw: a NULL reads as 0 / "" / nullopt. They convert between
+// types (a text "7abc" reads as Int 7, a real 7.9 as 7); readers that must see exactly what is
+// stored check TypeOf first.
 class SqlRow {
  public:
   explicit SqlRow(std::vector<SqlValue> values) : values_(std::move(values)) {}
   std::size_t size() const { return values_.size(); }
   bool IsNull(std::size_t i) const;
+  // The stored type of column i; kNull past the end.
+  SqlType TypeOf(std::size_t i) const;
   std::int64_t Int(std::size_t i) const;
   double Real(std::size_t i) const;
   std::string Text(std::size_t i) const;

@@ -286,6 +286,24 @@ class BadInputTests(ApiTest):
         self.assertEqual(b["username"], "alice")
 
 
+class InvalidUtf8BodyTests(ApiTest):
+    def test_issue8_defect12_json_bodies_with_invalid_utf8_are_refused(self):
+        # nlohmann's parser rejects an ill-formed byte; nothing reaches the ledger.
+        before = self.ws.dump()
+        for path, raw in (("/api/challenges/1/retention-consent/", b'{"notes": "o\xffk"}'),
+                          ("/api/challenges/1/update-retention-consent/",
+                           b'{"consent": true, "notes": "\xc3"}')):
+            s, b, _ = self.call("POST", path, token=HOST, raw=raw,
+                                headers={"Content-Type": "application/json"})
+            self.assertEqual(s, 400, b)
+            self.assertIn("error", b)
+        s, b, _ = self.call("POST", "/api/challenges/1/override", token=ADMIN,
+                            raw=b'{"days": 30, "reason": "\xfe"}',
+                            headers={"Content-Type": "application/json"})
+        self.assertEqual(s, 400, b)
+        self.assertEqual(self.ws.dump(), before)
+
+
 class RateLimitTests(ApiTest):
     env = {"RETENTION_CONSENT_RATE_PER_MINUTE": "3"}
 

@@ -456,6 +456,76 @@ class AuditTests(WorkspaceTest):
         self.assertIn("withdrawn", csv)
 
 
+class AuditCanonicalFormTests(WorkspaceTest):
+    """Issue 8 defect 12: the audit ledger hashes exactly what is stored. An invalid UTF-8 byte in
+    a stored event, or an id that is not exactly an integer, is reported as tampering, naming the
+    event; invalid UTF-8 never gets in through any input."""
+
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(7, consent=False)
+        self.data.phase(c, end_days_ago=10, submissions=1)
+        self.data.load()
+        # U+FFFD is valid UTF-8; a lossy canonical form maps an invalid byte onto it.
+        self.ws.run("consent", "7", "alice", "--notes", "o\ufffdk", check=0)
+        self.ws.run("hold", "set", "--challenge-id", "7", "--reason", "audit", check=0)
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+        self.event = self.ws.sql(
+            "SELECT id FROM audit_events WHERE action = 'granted' AND challenge_id = 7")[0][0]
+
+    def assertTamperedEvent(self, event_id):
+        r = self.ws.run("audit", "verify")
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("event %d" % event_id, r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        j = self.ws.json("audit", "verify", check=1)
+        self.assertFalse(j["ok"])
+        self.assertEqual(j["bad_event_id"], event_id)
+
+    def test_issue8_defect12_an_invalid_utf8_byte_in_notes_is_tampering(self):
+        # 'o' 0xff 'k': one invalid byte where the stored notes had U+FFFD.
+        self.ws.sql("UPDATE audit_events SET notes = CAST(X'6fff6b' AS TEXT) WHERE id = ?",
+                    (self.event,))
+        self.assertTamperedEvent(self.event)
+
+    def test_issue8_defect12_a_challenge_id_that_is_not_exactly_an_integer_is_tampering(self):
+        for forged in ("7abc", 7.9):
+            self.ws.sql("UPDATE audit_events SET challenge_id = ? WHERE id = ?",
+                        (forged, self.event))
+            self.assertEqual(self.ws.sql("SELECT typeof(challenge_id) FROM audit_events "
+                                         "WHERE id = ?", (self.event,))[0][0],
+                             "text" if isinstance(forged, str) else "real")
+            self.assertTamperedEvent(self.event)
+        self.ws.sql("UPDATE audit_events SET challenge_id = 7 WHERE id = ?", (self.event,))
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_issue8_defect12_cli_refuses_invalid_utf8_arguments(self):
+        before = self.ws.dump()
+        # "\udcff" is passed to the process as the single byte 0xff (surrogateescape).
+        for args, option in ((["consent", "7", "alice", "--notes", "o\udcffk"], "--notes"),
+                             (["hold", "set", "--challenge-id", "7", "--reason", "\udcff"],
+                              "--reason"),
+                             (["set-retention", "7", "--days", "30", "--reason", "x\udcff"],
+                              "--reason")):
+            r = self.ws.run(*args)
+            self.assertEqual(r.returncode, 2, "%s: %s" % (args, r.stderr))
+            self.assertIn(option, r.stderr)
+            self.assertIn("UTF-8", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.ws.dump(), before)
+
+    def test_issue8_defect12_import_file_with_invalid_utf8_is_refused(self):
+        before = self.ws.dump()
+        path = os.path.join(self.ws.dir, "bad-utf8.json")
+        with open(path, "wb") as f:
+            f.write(b'{"users": [\n {"username": "zoe", "email": "z\xff@example.org"}]}\n')
+        r = self.ws.run("import", path)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("line 2", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.ws.dump(), before)
+
+
 class JsonOutputTests(WorkspaceTest):
     def test_every_command_prints_exactly_one_json_document(self):
         c = self.data.challenge(1)
@@ -520,3 +590,50 @@ class ConfigErrorTests(WorkspaceTest):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         for part in ("server.threads", "[nope]", "RETENTION_DEFAULT_DAYS"):
             self.assertIn(part, r.stderr)
+
+
+class FakeNowTests(WorkspaceTest):
+    """Issue 8 defect 11: an invalid RETENTION_FAKE_NOW is refused by every command (exit 2, one
+    line naming the variable and the value) instead of silently using the real clock."""
+
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=10, submissions=2)  # eligible only after NOW + 20 days
+        self.data.load()
+        self.before = self.ws.dump()
+
+    def assertRefused(self, stderr, returncode, value):
+        self.assertEqual(returncode, 2, stderr)
+        self.assertIn("RETENTION_FAKE_NOW", stderr)
+        self.assertIn(value, stderr)
+        self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+
+    def test_issue8_defect11_invalid_fake_now_is_refused_by_every_command(self):
+        for value in ("2026-13-01T00:00:00Z", "yesterday"):
+            for args in (["cleanup"], ["status"], ["update-dates"], ["migrate"],
+                         ["jobs", "run", "cleanup_expired_submission_artifacts"]):
+                r = self.ws.run(*args, env={"RETENTION_FAKE_NOW": value})
+                self.assertRefused(r.stderr, r.returncode, value)
+            self.assertEqual(self.ws.dump(), self.before)
+
+    def test_issue8_defect11_serve_refuses_an_invalid_fake_now(self):
+        env = dict(self.ws.env)
+        env["RETENTION_FAKE_NOW"] = "2026-06-01T25:00:00Z"
+        p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            out, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            self.fail("serve kept running with an invalid RETENTION_FAKE_NOW: " + err)
+        self.assertRefused(err, p.returncode, "2026-06-01T25:00:00Z")
+        self.assertEqual(out, "")
+        self.assertEqual(self.ws.dump(), self.before)
+
+    def test_issue8_defect11_a_valid_fake_now_still_fixes_the_clock(self):
+        # Still before the eligible date at NOW; the real clock (later) would delete them.
+        j = self.ws.json("cleanup")
+        self.assertEqual(j["deleted"], [])
+        self.assertEqual(self.ws.dump()[1], self.before[1])
