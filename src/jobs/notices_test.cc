@@ -257,6 +257,51 @@ TEST_F(NoticesTest, WithoutAMailServerTheOutboxIsTheTransport) {
       2u);
 }
 
+// Issue 8 defect 10: one challenge whose notice cannot be queued (an address with a line break,
+// written before addresses were checked) is reported, and the next challenge is still noticed.
+TEST_F(NoticesTest, Issue8Defect10OneChallengeThatCannotBeNoticedDoesNotStopTheNext) {
+  auto data = BaseData();
+  data["users"].push_back({{"username", "erin"}, {"email", "erin@example.org"}});
+  data["host_teams"].push_back(
+      {{"id", 2},
+       {"name", "Speech Lab"},
+       {"members", nlohmann::json::array({{{"username", "erin"}, {"status", "accepted"}}})}});
+  AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 2);
+  AddChallenge(data, 8, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 1);
+  data["challenges"][1]["host_team"] = 2;
+  data["challenges"][1]["consent"]["by"] = "erin";
+  Import(node_->ctx, *store_, data);
+  {
+    auto conn = node_->db->Lock();
+    ASSERT_TRUE(conn->Exec("UPDATE users SET email = ? WHERE username = 'alice'",
+                           {std::string("alice@example.org\r\nBcc: all@example.org")})
+                    .ok());
+  }
+  clock_.Set(T("2027-01-25T10:00:00Z"));
+  auto r = ProcessNotices(SeedEnvironment(&node_->ctx, &mail_), clock_.Now(), false);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(mail_.sent.size(), 1u);
+  EXPECT_EQ(mail_.sent[0].to, "erin@example.org");
+  ASSERT_EQ((*r)["notices"].size(), 1u);
+  EXPECT_EQ((*r)["notices"][0]["challenge_id"], 8);
+  ASSERT_EQ((*r)["challenges_failed"].size(), 1u);
+  EXPECT_EQ((*r)["challenges_failed"][0]["challenge_id"], 7);
+  EXPECT_EQ((*r)["failed"], 1);
+  ASSERT_EQ((*r)["errors"].size(), 1u);
+  const std::string error = (*r)["errors"][0].get<std::string>();
+  EXPECT_NE(error.find("challenge 7"), std::string::npos) << error;
+  EXPECT_NE(error.find("line break"), std::string::npos) << error;
+  // Challenge 7 changed nothing (its transaction rolled back) and is tried again by the next run.
+  EXPECT_TRUE(Query("SELECT id FROM mail_outbox WHERE challenge_id = 7").empty());
+  EXPECT_EQ(
+      Query("SELECT id FROM submissions WHERE challenge_id = 7 AND notice_sent_at IS NULL").size(),
+      2u);
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE challenge_id = 8 AND notice_sent_at = ?",
+                  {ToUnix(clock_.Now())})
+                .size(),
+            1u);
+}
+
 TEST_F(NoticesTest, ConsentLogListsGrantsAndWithdrawalsOfTheLastSevenDays) {
   auto data = BaseData();
   AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 1);

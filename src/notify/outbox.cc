@@ -106,7 +106,8 @@ Result<std::int64_t> EnqueueMail(SqlConnection& conn, std::optional<std::int64_t
     return InvalidArgument("queue mail: no recipient");
   }
   if (HasLineBreak(m.to) || HasLineBreak(m.subject)) {
-    return InvalidArgument("queue mail to '" + m.to + "': recipient or subject has a line break");
+    return InvalidArgument("queue mail to '" + EscapeForMessage(m.to) +
+                           "': recipient or subject has a line break");
   }
   ASSIGN_OR_RETURN(
       auto row,

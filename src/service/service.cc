@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "domain/retention_rules.h"
+#include "notify/mail.h"
 #include "notify/outbox.h"
 #include "service/audit_log.h"
 
@@ -36,15 +37,6 @@ Status ValidateUsername(const std::string& username) {
   if (!std::regex_match(username, kPattern)) {
     return InvalidArgument("username '" + username +
                            "' must be 1-150 letters, digits or _.@+- characters");
-  }
-  return Status::Ok();
-}
-
-Status ValidateEmail(const std::string& email) {
-  const auto at = email.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 >= email.size() || email.size() > 254 ||
-      email.find_first_of(" \t\r\n<>") != std::string::npos) {
-    return InvalidArgument("email '" + email + "' is not an e-mail address");
   }
   return Status::Ok();
 }
@@ -142,7 +134,7 @@ Result<User> FindUser(SqlConnection& conn, const std::string& username) {
 Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
                      const std::string& email, bool is_admin) {
   RETURN_IF_ERROR(ValidateUsername(username));
-  RETURN_IF_ERROR(ValidateEmail(email));
+  RETURN_IF_ERROR(ValidateEmailAddress(email, "email"));
   auto conn = ctx.db->Lock();
   ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
   auto inserted =
