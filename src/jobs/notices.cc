@@ -450,7 +450,7 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
 
   result["challenges_failed"] = challenges_failed;
 
-  json delivery{{"sent", 0}, {"retry_later", 0}, {"failed", 0}};
+  json delivery{{"sent", 0}, {"retry_later", 0}, {"failed", 0}, {"void", 0}};
   if (dry_run) {
     auto conn = env.service->db->Lock();
     ASSIGN_OR_RETURN(auto outbox, ListOutbox(*conn, std::nullopt, kMaxOutboxListed));
@@ -470,7 +470,7 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
     }
     result["outbox"] = list;
   } else if (env.mail != nullptr) {
-    int sent = 0, retry = 0, failed = 0;
+    int sent = 0, retry = 0, failed = 0, voided = 0;
     for (;;) {
       auto r = DeliverDueMail(*env.service->db, *env.mail, *env.service->clock,
                               static_cast<int>(kMailBatch));
@@ -483,13 +483,14 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
       sent += r->sent;
       retry += r->retry_later;
       failed += r->failed;
+      voided += r->voided;
       for (const auto& e : r->errors) {
         LogLine("notices: " + e);
         errors.push_back(e);
       }
       if (r->sent + r->retry_later + r->failed < kMailBatch) break;
     }
-    delivery = {{"sent", sent}, {"retry_later", retry}, {"failed", failed}};
+    delivery = {{"sent", sent}, {"retry_later", retry}, {"failed", failed}, {"void", voided}};
   } else {
     delivery["note"] = "no mail server configured (smtp.url): mail stays in the outbox";
   }

@@ -345,10 +345,13 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id) {
   // R2 in one set-based statement; it mirrors EligibleDate() in domain/retention_rules.h (a
-  // service test checks that they agree). Deleted submissions keep their history.
+  // service test checks that they agree). Deleted submissions keep their history. A cleared
+  // eligible date also clears the notice time: a date set again needs a fresh notice (R4, ADR
+  // 0003); a date that only moves keeps it.
   static constexpr const char* kSql = R"sql(
 UPDATE submissions SET
   retention_eligible_date = x.eligible,
+  notice_sent_at = CASE WHEN x.eligible IS NULL THEN NULL ELSE submissions.notice_sent_at END,
   retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
