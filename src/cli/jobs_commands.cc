@@ -132,6 +132,12 @@ int NotifyCommand(const GlobalOptions& g, bool dry_run) {
   } else {
     PrintNotices(*r);
   }
+  // The other challenges were noticed; a challenge whose hosts got nothing needs an operator.
+  if (const json& failed = (*r)["challenges_failed"]; !failed.empty()) {
+    std::cerr << "error: notices of " << failed.size()
+              << " challenge(s) could not be queued: " << Str(failed[0]["error"]) << "\n";
+    return 1;
+  }
   return 0;
 }
 

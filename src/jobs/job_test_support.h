@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "artifacts/local/local_artifact_store.h"
@@ -129,10 +131,13 @@ inline void AddChallenge(nlohmann::json& data, int id, const std::string& consen
   data["challenges"].push_back(c);
 }
 
-// A mail sender that records what it is handed; fails with `fail_with` when set.
+// A mail sender that records what it is handed; fails with `fail_with` when set. `during_send`,
+// when set, runs once inside the next Send, before it answers (a change made while the mail is on
+// the wire).
 class FakeMailSender final : public MailSender {
  public:
   Status Send(const MailMessage& m) override {
+    if (during_send) std::exchange(during_send, nullptr)();
     if (!fail_with.ok()) return fail_with;
     if (!fail_for.empty() && m.to == fail_for) {
       return FailedPrecondition("550 5.1.1 no such user: " + m.to);
@@ -142,6 +147,7 @@ class FakeMailSender final : public MailSender {
   }
   Status fail_with;      // ok: accept
   std::string fail_for;  // a recipient refused permanently
+  std::function<void()> during_send;
   std::vector<MailMessage> sent;
 };
 

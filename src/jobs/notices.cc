@@ -403,6 +403,7 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
 
   json notices = json::array();
   json errors = json::array();
+  json challenges_failed = json::array();
   std::int64_t mails = 0;
   std::int64_t suppressed = 0;
   std::int64_t noticed = 0;
@@ -419,7 +420,13 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
     }
     auto queued = QueueChallenge(env, now, cutoff_tp, p);
     if (!queued.ok()) {
-      return queued.status().WithContext("notice for challenge " + std::to_string(p.id));
+      // Its transaction rolled back: nothing of it is queued, and the next run tries again.
+      const std::string error =
+          queued.status().WithContext("notice for challenge " + std::to_string(p.id)).ToString();
+      LogLine("notices: " + error);
+      errors.push_back(error);
+      challenges_failed.push_back({{"challenge_id", p.id}, {"error", error}});
+      continue;
     }
     if (queued->is_null()) continue;
     const json& j = *queued;
@@ -441,7 +448,9 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
   if (held > 0) skipped.push_back({{"reason", "on_legal_hold"}, {"count", held}});
   result["skipped"] = skipped;
 
-  json delivery{{"sent", 0}, {"retry_later", 0}, {"failed", 0}};
+  result["challenges_failed"] = challenges_failed;
+
+  json delivery{{"sent", 0}, {"retry_later", 0}, {"failed", 0}, {"void", 0}};
   if (dry_run) {
     auto conn = env.service->db->Lock();
     ASSIGN_OR_RETURN(auto outbox, ListOutbox(*conn, std::nullopt, kMaxOutboxListed));
@@ -461,27 +470,33 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
     }
     result["outbox"] = list;
   } else if (env.mail != nullptr) {
-    int sent = 0, retry = 0, failed = 0;
+    int sent = 0, retry = 0, failed = 0, voided = 0;
     for (;;) {
       auto r = DeliverDueMail(*env.service->db, *env.mail, *env.service->clock,
                               static_cast<int>(kMailBatch));
       if (!r.ok()) {
-        errors.push_back(r.status().WithContext("deliver mail").ToString());
+        const std::string error = r.status().WithContext("deliver mail").ToString();
+        LogLine("notices: " + error);
+        errors.push_back(error);
         break;
       }
       sent += r->sent;
       retry += r->retry_later;
       failed += r->failed;
-      for (const auto& e : r->errors) errors.push_back(e);
+      voided += r->voided;
+      for (const auto& e : r->errors) {
+        LogLine("notices: " + e);
+        errors.push_back(e);
+      }
       if (r->sent + r->retry_later + r->failed < kMailBatch) break;
     }
-    delivery = {{"sent", sent}, {"retry_later", retry}, {"failed", failed}};
-    for (const auto& e : errors) LogLine("notices: " + e.get<std::string>());
+    delivery = {{"sent", sent}, {"retry_later", retry}, {"failed", failed}, {"void", voided}};
   } else {
     delivery["note"] = "no mail server configured (smtp.url): mail stays in the outbox";
   }
   result["delivery"] = delivery;
-  result["failed"] = delivery["failed"];
+  result["failed"] =
+      delivery["failed"].get<std::int64_t>() + static_cast<std::int64_t>(challenges_failed.size());
   result["errors"] = errors;
   return result;
 }

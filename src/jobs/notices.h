@@ -30,10 +30,14 @@ namespace retention {
 // Plans (dry_run) or queues the notices due at `now`, then, unless dry_run, delivers the due mail
 // of the outbox when env.mail is set. Returns a document with "next_run", "cutoff", "notices" (per
 // challenge: id, title, submissions, recipients, suppressed, deletion dates, first sweep, outbox
-// ids), the counts "processed", "mails_queued", "suppressed", "submissions_noticed", "failed",
-// "errors", and "delivery" (sent, retry_later, failed). A dry run changes nothing and also lists
-// the outbox ("outbox", newest first). FailedPrecondition when env.schedule lacks the cron of the
-// notifications job; database errors otherwise.
+// ids), the counts "processed", "mails_queued", "suppressed", "submissions_noticed", "failed"
+// (mails failed + challenges failed), "errors" (one line each, also logged),
+// "challenges_failed" ({challenge_id, error} per challenge whose notice could not be queued, e.g.
+// a host address the outbox refuses: its transaction is rolled back, it is reported and retried
+// by the next run, and the other challenges go on), and "delivery" (sent, retry_later, failed,
+// void: sent notices that count for nothing, see notify/outbox.h). A dry run changes nothing and
+// also lists the outbox ("outbox", newest first). FailedPrecondition when env.schedule lacks the
+// cron of the notifications job; errors of the planning reads otherwise.
 Result<nlohmann::json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_run);
 
 // Every consent-ledger event (grants, withdrawals, notes changes, imports) of the 7 days up to

@@ -257,6 +257,138 @@ TEST_F(NoticesTest, WithoutAMailServerTheOutboxIsTheTransport) {
       2u);
 }
 
+// Issue 8 defect 8: consent is withdrawn while a notice is on the wire (claimed 'sending', handed
+// to the server, result not yet recorded). The mail went out, but the consent it warned about is
+// gone: it must not count as the notice of a later consent.
+TEST_F(NoticesTest, Issue8Defect8WithdrawalWhileANoticeIsSentVoidsItAndAReGrantNoticesAfresh) {
+  auto data = BaseData();
+  AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 2);
+  Import(node_->ctx, *store_, data);
+  clock_.Set(T("2027-01-25T10:00:00Z"));
+  const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
+  mail_.during_send = [&] {
+    clock_.Advance(std::chrono::minutes(1));
+    ASSERT_TRUE(WithdrawConsent(node_->ctx, 7, "dave", std::string("pause")).ok());
+  };
+  auto first = ProcessNotices(env, clock_.Now(), false);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  // Alice's mail was on the wire; dave's was still queued and the withdrawal cancelled it.
+  ASSERT_EQ(mail_.sent.size(), 1u);
+  EXPECT_EQ(mail_.sent[0].to, "alice@example.org");
+  EXPECT_EQ(Query("SELECT id FROM mail_outbox WHERE state = 'cancelled'").size(), 1u);
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u)
+      << "a notice sent while consent was withdrawn counts";
+  const auto sent = Query("SELECT last_error FROM mail_outbox WHERE state = 'sent'");
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_FALSE(sent[0].IsNull(0)) << "a void notice says why it does not count";
+  if (!sent[0].IsNull(0)) {
+    EXPECT_NE(sent[0].Text(0).find("withdrawn"), std::string::npos) << sent[0].Text(0);
+  }
+  EXPECT_EQ((*first)["delivery"]["void"], 1);
+
+  clock_.Advance(std::chrono::hours(1));
+  ASSERT_TRUE(GrantConsent(node_->ctx, 7, "alice", std::nullopt).ok());
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u)
+      << "the notice sent for the withdrawn consent counts for the new one";
+  clock_.Advance(std::chrono::hours(1));
+  auto second = ProcessNotices(env, clock_.Now(), false);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ((*second)["submissions_noticed"], 2);
+  EXPECT_EQ((*second)["delivery"]["sent"], 2);
+  EXPECT_EQ(mail_.sent.size(), 3u);
+  EXPECT_EQ(
+      Query("SELECT id FROM submissions WHERE notice_sent_at = ?", {ToUnix(clock_.Now())}).size(),
+      2u);
+}
+
+// Issue 8 defect 10: one challenge whose notice cannot be queued (an address with a line break,
+// written before addresses were checked) is reported, and the next challenge is still noticed.
+TEST_F(NoticesTest, Issue8Defect10OneChallengeThatCannotBeNoticedDoesNotStopTheNext) {
+  auto data = BaseData();
+  data["users"].push_back({{"username", "erin"}, {"email", "erin@example.org"}});
+  data["host_teams"].push_back(
+      {{"id", 2},
+       {"name", "Speech Lab"},
+       {"members", nlohmann::json::array({{{"username", "erin"}, {"status", "accepted"}}})}});
+  AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 2);
+  AddChallenge(data, 8, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 1);
+  data["challenges"][1]["host_team"] = 2;
+  data["challenges"][1]["consent"]["by"] = "erin";
+  Import(node_->ctx, *store_, data);
+  {
+    auto conn = node_->db->Lock();
+    ASSERT_TRUE(conn->Exec("UPDATE users SET email = ? WHERE username = 'alice'",
+                           {std::string("alice@example.org\r\nBcc: all@example.org")})
+                    .ok());
+  }
+  clock_.Set(T("2027-01-25T10:00:00Z"));
+  auto r = ProcessNotices(SeedEnvironment(&node_->ctx, &mail_), clock_.Now(), false);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(mail_.sent.size(), 1u);
+  EXPECT_EQ(mail_.sent[0].to, "erin@example.org");
+  ASSERT_EQ((*r)["notices"].size(), 1u);
+  EXPECT_EQ((*r)["notices"][0]["challenge_id"], 8);
+  ASSERT_EQ((*r)["challenges_failed"].size(), 1u);
+  EXPECT_EQ((*r)["challenges_failed"][0]["challenge_id"], 7);
+  EXPECT_EQ((*r)["failed"], 1);
+  ASSERT_EQ((*r)["errors"].size(), 1u);
+  const std::string error = (*r)["errors"][0].get<std::string>();
+  EXPECT_NE(error.find("challenge 7"), std::string::npos) << error;
+  EXPECT_NE(error.find("line break"), std::string::npos) << error;
+  // Challenge 7 changed nothing (its transaction rolled back) and is tried again by the next run.
+  EXPECT_TRUE(Query("SELECT id FROM mail_outbox WHERE challenge_id = 7").empty());
+  EXPECT_EQ(
+      Query("SELECT id FROM submissions WHERE challenge_id = 7 AND notice_sent_at IS NULL").size(),
+      2u);
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE challenge_id = 8 AND notice_sent_at = ?",
+                  {ToUnix(clock_.Now())})
+                .size(),
+            1u);
+}
+
+// Issue 8 defect 13 (ADR 0003): a notice stands while its submission stays eligible, even when the
+// eligible date moves; once the eligible date is cleared (phase made public, end date removed,
+// consent withdrawn) the notice no longer stands, and a date set again needs a fresh notice.
+TEST_F(NoticesTest, Issue8Defect13AnEligibleDateClearedAndSetAgainNeedsAFreshNotice) {
+  auto data = BaseData();
+  AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 2);
+  Import(node_->ctx, *store_, data);
+  clock_.Set(T("2027-01-25T10:00:00Z"));
+  const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
+  ASSERT_TRUE(ProcessNotices(env, clock_.Now(), false).ok());
+  ASSERT_EQ(mail_.sent.size(), 2u);
+  const std::int64_t noticed_at = ToUnix(clock_.Now());
+
+  clock_.Advance(std::chrono::hours(1));
+  ASSERT_TRUE(SetOverride(node_->ctx, 7, 20, "shorter", "admin").ok());
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at = ? AND "
+                  "retention_eligible_date = ?",
+                  {noticed_at, ToUnix(T("2027-01-25T00:00:00Z"))})
+                .size(),
+            2u)
+      << "a moved eligible date keeps its notice";
+
+  ASSERT_TRUE(UpdatePhase(node_->ctx, 700, {{"is_public", true}}).ok());
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE retention_eligible_date IS NULL").size(), 2u);
+  ASSERT_TRUE(UpdatePhase(node_->ctx, 700, {{"is_public", false}}).ok());
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE retention_eligible_date IS NOT NULL").size(),
+            2u);
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u)
+      << "the notice of a date that was cleared still counts";
+
+  // The fresh notice; while it is on the wire the phase goes public again, so its acceptance
+  // does not count for submissions that are no longer eligible.
+  clock_.Advance(std::chrono::hours(1));
+  mail_.during_send = [&] {
+    ASSERT_TRUE(UpdatePhase(node_->ctx, 700, {{"is_public", true}}).ok());
+  };
+  auto again = ProcessNotices(env, clock_.Now(), false);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)["submissions_noticed"], 2);
+  EXPECT_EQ(mail_.sent.size(), 4u);
+  EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u);
+}
+
 TEST_F(NoticesTest, ConsentLogListsGrantsAndWithdrawalsOfTheLastSevenDays) {
   auto data = BaseData();
   AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 1);

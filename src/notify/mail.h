@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -24,6 +25,22 @@ struct MailMessage {
   // The HTML body. Empty: the message has only the plain-text part.
   std::string html;
 };
+
+// The longest e-mail address accepted (RFC 5321's limit on a forward path).
+inline constexpr std::size_t kMaxEmailAddressBytes = 254;
+
+// Checks that `address` is exactly one plain e-mail address, "local@domain", as a user's e-mail
+// must be (it becomes the single recipient of a notice): printable ASCII only (no line break, no
+// other control character, no space), exactly one '@' with something on each side, a domain that
+// neither starts nor ends with '.' nor holds "..", and none of the characters of a list or a
+// display form (, ; < > ( ) [ ] : " \); at most kMaxEmailAddressBytes. Returns ok, or
+// kInvalidArgument "FIELD: 'ADDRESS' is not one e-mail address: WHY", with control characters
+// of ADDRESS shown escaped so that the message stays on one line.
+Status ValidateEmailAddress(std::string_view address, std::string_view field);
+
+// `s` with control and non-ASCII bytes escaped (\n, \r, \t, \xHH), so that a message quoting
+// it stays on one line.
+std::string EscapeForMessage(std::string_view s);
 
 class MailSender {
  public:

@@ -52,33 +52,76 @@ Result<std::optional<int>> Claim(Database& db, std::int64_t id, TimePoint now) {
   return std::optional<int>(static_cast<int>(row->Int(0)));
 }
 
-// Writes the outcome of one claimed mail in one transaction. Returns false when the row was no
-// longer 'sending' (changed by hand meanwhile).
-Result<bool> RecordOnce(Database& db, std::int64_t id, const std::string& state,
-                        const std::optional<std::string>& error, std::optional<TimePoint> sent_at,
-                        std::optional<TimePoint> next_attempt_at) {
+enum class Recorded {
+  kDone,          // the result is recorded
+  kVoid,          // recorded as sent, but a void notice (see DeliverDueMail in outbox.h)
+  kStateChanged,  // the row was no longer 'sending' (changed by hand meanwhile); nothing written
+};
+
+// Inside the caller's transaction: why an accepted notice `id` must not count, or nullopt when it
+// counts or is no notice (a mail without a challenge or without submissions in notice_items).
+// See DeliverDueMail in outbox.h.
+Result<std::optional<std::string>> VoidReason(SqlConnection& conn, std::int64_t id) {
+  ASSIGN_OR_RETURN(
+      auto row,
+      conn.QueryOne("SELECT m.challenge_id, c.retention_policy_consent, CASE WHEN EXISTS (SELECT 1 "
+                    "FROM audit_events e WHERE e.ledger = 'consent' AND e.challenge_id = "
+                    "m.challenge_id AND e.action = 'withdrawn' AND e.at >= m.created_at) THEN 1 "
+                    "ELSE 0 END FROM mail_outbox m LEFT JOIN challenges c ON c.id = "
+                    "m.challenge_id WHERE m.id = ? AND EXISTS (SELECT 1 FROM notice_items ni "
+                    "WHERE ni.outbox_id = m.id)",
+                    {id}));
+  if (!row || row->IsNull(0)) return std::optional<std::string>();
+  const std::string challenge = "challenge " + std::to_string(row->Int(0));
+  if (row->IsNull(1) || row->Int(1) != 1) {
+    return std::optional<std::string>("void notice: consent of " + challenge +
+                                      " was withdrawn while this mail was being sent; it "
+                                      "counts as the notice of no submission");
+  }
+  if (row->Int(2) != 0) {
+    return std::optional<std::string>("void notice: consent of " + challenge +
+                                      " was withdrawn (and given again) while this mail was "
+                                      "being sent; it counts as the notice of no submission");
+  }
+  return std::optional<std::string>();
+}
+
+// Writes the outcome of one claimed mail in one transaction.
+Result<Recorded> RecordOnce(Database& db, std::int64_t id, const std::string& state,
+                            const std::optional<std::string>& error,
+                            std::optional<TimePoint> sent_at,
+                            std::optional<TimePoint> next_attempt_at) {
   auto conn = db.Lock();
   ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  std::optional<std::string> void_reason;
+  if (sent_at) {
+    ASSIGN_OR_RETURN(void_reason, VoidReason(*conn, id));
+  }
   ASSIGN_OR_RETURN(
       const std::int64_t changed,
       conn->Exec(
           "UPDATE mail_outbox SET state = ?, last_error = ?, sent_at = ?, "
           "next_attempt_at = COALESCE(?, next_attempt_at) WHERE id = ? AND state = 'sending'",
-          {state, SqlOpt(error), sent_at ? SqlValue(ToUnix(*sent_at)) : SqlNull(),
+          {state, SqlOpt(void_reason ? void_reason : error),
+           sent_at ? SqlValue(ToUnix(*sent_at)) : SqlNull(),
            next_attempt_at ? SqlValue(ToUnix(*next_attempt_at)) : SqlNull(), id}));
-  if (changed == 1 && sent_at) {
-    RETURN_IF_ERROR(conn->Exec(
-        "UPDATE submissions SET notice_sent_at = ? WHERE notice_sent_at IS NULL AND id IN "
-        "(SELECT submission_id FROM notice_items WHERE outbox_id = ?)",
-        {ToUnix(*sent_at), id}));
+  if (changed == 1 && sent_at && !void_reason) {
+    // A submission whose eligible date was cleared meanwhile is not noticed by this mail (ADR
+    // 0003).
+    RETURN_IF_ERROR(
+        conn->Exec("UPDATE submissions SET notice_sent_at = ? WHERE notice_sent_at IS NULL AND "
+                   "retention_eligible_date IS NOT NULL AND id IN "
+                   "(SELECT submission_id FROM notice_items WHERE outbox_id = ?)",
+                   {ToUnix(*sent_at), id}));
   }
   RETURN_IF_ERROR(tx.Commit());
-  return changed == 1;
+  if (changed != 1) return Recorded::kStateChanged;
+  return void_reason ? Recorded::kVoid : Recorded::kDone;
 }
 
-Result<bool> Record(Database& db, std::int64_t id, const std::string& state,
-                    const std::optional<std::string>& error, std::optional<TimePoint> sent_at,
-                    std::optional<TimePoint> next_attempt_at) {
+Result<Recorded> Record(Database& db, std::int64_t id, const std::string& state,
+                        const std::optional<std::string>& error, std::optional<TimePoint> sent_at,
+                        std::optional<TimePoint> next_attempt_at) {
   Status last;
   for (int i = 0; i < kRecordTries; ++i) {
     auto r = RecordOnce(db, id, state, error, sent_at, next_attempt_at);
@@ -106,7 +149,8 @@ Result<std::int64_t> EnqueueMail(SqlConnection& conn, std::optional<std::int64_t
     return InvalidArgument("queue mail: no recipient");
   }
   if (HasLineBreak(m.to) || HasLineBreak(m.subject)) {
-    return InvalidArgument("queue mail to '" + m.to + "': recipient or subject has a line break");
+    return InvalidArgument("queue mail to '" + EscapeForMessage(m.to) +
+                           "': recipient or subject has a line break");
   }
   ASSIGN_OR_RETURN(
       auto row,
@@ -161,7 +205,7 @@ Result<DeliveryReport> DeliverDueMail(Database& db, MailSender& sender, const Cl
     const Status sent = sender.Send(mail.message);  // no lock, no transaction held
 
     const TimePoint done = clock.Now();
-    Result<bool> recorded = true;
+    Result<Recorded> recorded = Recorded::kDone;
     if (sent.ok()) {
       recorded = Record(db, mail.id, "sent", std::nullopt, done, std::nullopt);
       ++report.sent;
@@ -191,8 +235,10 @@ Result<DeliveryReport> DeliverDueMail(Database& db, MailSender& sender, const Cl
           what + ": record result (" + (sent.ok() ? "sent" : sent.ToString()) +
           "); the mail stays 'sending' (outcome unknown) and is not re-sent");
     }
-    if (!*recorded) {
+    if (*recorded == Recorded::kStateChanged) {
       report.errors.push_back(what + ": its state changed during delivery; result not recorded");
+    } else if (*recorded == Recorded::kVoid) {
+      ++report.voided;
     }
   }
   return report;

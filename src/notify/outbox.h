@@ -8,7 +8,9 @@
 //               the outcome is unknown (a crash or a lost connection between the hand-over and
 //               the recording of the result): the server may or may not have accepted it. Such a
 //               row is never re-sent automatically; ListOutbox flags it (unknown_outcome).
-//   sent        accepted by the server at sent_at
+//   sent        accepted by the server at sent_at. A sent notice is *void* (last_error says so)
+//               when what it warned about went away while it was on the wire: it then counts as
+//               the notice of none of its submissions (R4; see DeliverDueMail).
 //   failed      refused permanently, or still refused after kMaxMailAttempts temporary failures
 //   cancelled   withdrawn before it was sent (CancelQueuedMail)
 //   suppressed  recorded but never to be sent (a challenge with inform_hosts = false, R4)
@@ -49,6 +51,7 @@ struct DeliveryReport {
   int sent = 0;         // accepted by the server
   int retry_later = 0;  // temporary failure; queued again with a backoff
   int failed = 0;       // permanent failure, too many attempts, or outcome unknown
+  int voided = 0;       // of `sent`: void notices (their challenge lost consent while sending)
   // One line per mail that was not sent, e.g.
   // "mail 12 to bob@example.org: failed precondition: smtp://...: 550 5.1.1 no such user".
   std::vector<std::string> errors;
@@ -60,8 +63,16 @@ struct DeliveryReport {
 // it), then handed to `sender` with no transaction open and the database not locked, then its
 // result is recorded:
 //   ok                          -> 'sent', sent_at = now; the submissions linked to the mail in
-//                                  notice_items get notice_sent_at = now where it was unset (R4
-//                                  counts the notice period from the actual sending);
+//                                  notice_items that still have an eligible date get
+//                                  notice_sent_at = now where it was unset (R4 counts the notice
+//                                  period from the actual sending). When, at that moment, the
+//                                  mail is a notice (it has notice_items) and its challenge has
+//                                  no consent, or the consent ledger holds a
+//                                  withdrawal of it at or after the mail's created_at (withdrawn,
+//                                  perhaps granted again, while the mail was on the wire; a
+//                                  withdrawal cancels queued mail, so only mail being sent can
+//                                  outlive one), the notice is void: 'sent' with last_error
+//                                  saying why, no notice_sent_at set, counted in `voided`;
 //   kUnavailable / kResourceExhausted / kAborted
 //                               -> 'queued' again, next_attempt_at = now + MailRetryBackoff, or
 //                                  'failed' after kMaxMailAttempts attempts; last_error set;

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -386,14 +387,20 @@ TEST_F(OutboxTest, EnqueueRefusesBadInput) {
   EXPECT_EQ(unknown_challenge.status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(OutboxTest, SentNoticeStampsItsSubmissionsOnce) {
-  MustExec(Conn(), "INSERT INTO phases (id, challenge_id, name, end_date) VALUES (70, 7, 'p', 0)");
-  for (std::int64_t sub : {700, 701}) {
-    MustExec(Conn(),
-             "INSERT INTO submissions (id, phase_id, challenge_id, participant, submitted_at) "
-             "VALUES (?, 70, 7, 'bob', 0)",
+// Challenge 7 with consent and phase 70; submissions `subs` of it with an eligible date.
+void AddNoticedSubmissions(SqlConnection& conn, std::initializer_list<std::int64_t> subs) {
+  MustExec(conn, "UPDATE challenges SET retention_policy_consent = 1 WHERE id = 7");
+  MustExec(conn, "INSERT INTO phases (id, challenge_id, name, end_date) VALUES (70, 7, 'p', 0)");
+  for (std::int64_t sub : subs) {
+    MustExec(conn,
+             "INSERT INTO submissions (id, phase_id, challenge_id, participant, submitted_at, "
+             "retention_eligible_date) VALUES (?, 70, 7, 'bob', 0, 86400)",
              {sub});
   }
+}
+
+TEST_F(OutboxTest, SentNoticeStampsItsSubmissionsOnce) {
+  AddNoticedSubmissions(Conn(), {700, 701});
   MustExec(Conn(), "UPDATE submissions SET notice_sent_at = 5 WHERE id = 701");
   const auto id = Enqueue(Mail("host@example.org"));
   for (std::int64_t sub : {700, 701}) {
@@ -407,6 +414,40 @@ TEST_F(OutboxTest, SentNoticeStampsItsSubmissionsOnce) {
   ASSERT_EQ(rows->size(), 2U);
   EXPECT_EQ((*rows)[0].Int(1), ToUnix(kStart) + 30);
   EXPECT_EQ((*rows)[1].Int(1), 5);  // an earlier first notice is kept
+}
+
+// Issue 8 defects 8 and 13: a mail accepted after its challenge lost consent, or for a submission
+// whose eligible date was cleared, is recorded as sent but starts no notice period.
+TEST_F(OutboxTest, Issue8Defect8AcceptedMailCountsOnlyWhileConsentAndEligibleDateStand) {
+  AddNoticedSubmissions(Conn(), {700, 701});
+  const auto id = Enqueue(Mail("host@example.org"));
+  for (std::int64_t sub : {700, 701}) {
+    MustExec(Conn(), "INSERT INTO notice_items (outbox_id, submission_id) VALUES (?, ?)",
+             {id, sub});
+  }
+  sender_.OnFirstSend([&] {
+    MustExec(Conn(), "UPDATE submissions SET retention_eligible_date = NULL WHERE id = 701");
+  });
+  ASSERT_EQ(Deliver().sent, 1);
+  auto rows = Conn().Query("SELECT id, notice_sent_at FROM submissions ORDER BY id");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ((*rows)[0].Int(1), ToUnix(kStart));
+  EXPECT_TRUE((*rows)[1].IsNull(1)) << "a submission no longer eligible is not noticed";
+
+  MustExec(Conn(), "UPDATE submissions SET notice_sent_at = NULL");
+  const auto second = Enqueue(Mail("other@example.org"));
+  MustExec(Conn(), "INSERT INTO notice_items (outbox_id, submission_id) VALUES (?, 700)", {second});
+  sender_.OnFirstSend(
+      [&] { MustExec(Conn(), "UPDATE challenges SET retention_policy_consent = 0 WHERE id = 7"); });
+  const DeliveryReport report = Deliver();
+  EXPECT_EQ(report.sent, 1);
+  EXPECT_EQ(report.voided, 1);
+  EXPECT_EQ(Entry(second).state, "sent");
+  ASSERT_TRUE(Entry(second).last_error.has_value());
+  EXPECT_NE(Entry(second).last_error->find("void notice"), std::string::npos);
+  rows = Conn().Query("SELECT notice_sent_at FROM submissions WHERE id = 700");
+  ASSERT_TRUE(rows.ok());
+  EXPECT_TRUE((*rows)[0].IsNull(0));
 }
 
 TEST_F(OutboxTest, ListFiltersByStateAndValidatesArguments) {

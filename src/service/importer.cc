@@ -8,6 +8,7 @@
 
 #include "artifacts/artifact_store.h"
 #include "core/crypto.h"
+#include "notify/mail.h"
 #include "service/audit_log.h"
 #include "service/service.h"
 
@@ -153,9 +154,7 @@ class Importer {
     if (username.size() > 150 || username.find_first_of(" \t\r\n/") != std::string::npos) {
       return InvalidArgument(f.Path("username") + ": '" + username + "' is not a valid username");
     }
-    if (email.find('@') == std::string::npos) {
-      return InvalidArgument(f.Path("email") + ": '" + email + "' is not an e-mail address");
-    }
+    RETURN_IF_ERROR(ValidateEmailAddress(email, f.Path("email")));
     RETURN_IF_ERROR(Insert(conn_, f.path(), "user '" + username + "'",
                            "INSERT INTO users (username, email, is_admin, created_at) "
                            "VALUES (?, ?, ?, ?)",
@@ -727,9 +726,7 @@ Status UpdateUser(const ServiceContext& ctx, const std::string& username, const 
     RETURN_IF_ERROR(f.CheckObject({"email", "is_admin"}));
     if (f.Has("email")) {
       ASSIGN_OR_RETURN(auto email, f.Str("email", true, true));
-      if (email.find('@') == std::string::npos) {
-        return InvalidArgument("$.email: '" + email + "' is not an e-mail address");
-      }
+      RETURN_IF_ERROR(ValidateEmailAddress(email, "$.email"));
       RETURN_IF_ERROR(conn.Exec("UPDATE users SET email = ? WHERE id = ?", {email, *id}).status());
     }
     if (f.Has("is_admin")) {

@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "domain/retention_rules.h"
+#include "notify/mail.h"
 #include "notify/outbox.h"
 #include "service/audit_log.h"
 
@@ -36,15 +37,6 @@ Status ValidateUsername(const std::string& username) {
   if (!std::regex_match(username, kPattern)) {
     return InvalidArgument("username '" + username +
                            "' must be 1-150 letters, digits or _.@+- characters");
-  }
-  return Status::Ok();
-}
-
-Status ValidateEmail(const std::string& email) {
-  const auto at = email.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 >= email.size() || email.size() > 254 ||
-      email.find_first_of(" \t\r\n<>") != std::string::npos) {
-    return InvalidArgument("email '" + email + "' is not an e-mail address");
   }
   return Status::Ok();
 }
@@ -142,7 +134,7 @@ Result<User> FindUser(SqlConnection& conn, const std::string& username) {
 Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
                      const std::string& email, bool is_admin) {
   RETURN_IF_ERROR(ValidateUsername(username));
-  RETURN_IF_ERROR(ValidateEmail(email));
+  RETURN_IF_ERROR(ValidateEmailAddress(email, "email"));
   auto conn = ctx.db->Lock();
   ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
   auto inserted =
@@ -353,10 +345,13 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id) {
   // R2 in one set-based statement; it mirrors EligibleDate() in domain/retention_rules.h (a
-  // service test checks that they agree). Deleted submissions keep their history.
+  // service test checks that they agree). Deleted submissions keep their history. A cleared
+  // eligible date also clears the notice time: a date set again needs a fresh notice (R4, ADR
+  // 0003); a date that only moves keeps it.
   static constexpr const char* kSql = R"sql(
 UPDATE submissions SET
   retention_eligible_date = x.eligible,
+  notice_sent_at = CASE WHEN x.eligible IS NULL THEN NULL ELSE submissions.notice_sent_at END,
   retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (

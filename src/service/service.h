@@ -121,7 +121,9 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 
 // ---- recompute (R3) ----
 // Recomputes eligible dates of not-yet-deleted submissions with one set-based UPDATE (for one
-// challenge or all); returns how many changed. Runs inside the caller's transaction.
+// challenge or all); returns how many changed. A submission whose eligible date is cleared also
+// loses its notice time (notice_sent_at = NULL: a later date needs a fresh notice, ADR 0003).
+// Runs inside the caller's transaction.
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id);
 // Same in its own write transaction.

@@ -285,6 +285,23 @@ class BadInputTests(ApiTest):
         self.assertEqual(s, 200)
         self.assertEqual(b["username"], "alice")
 
+    # Issue 8 defect 10: user writes refuse anything but exactly one plain address, naming the
+    # field, and change nothing.
+    def test_issue8_defect10_user_writes_with_a_bad_email_are_refused(self):
+        before = self.ws.dump()
+        for email in ("erin@example.org\nBcc: all@example.org", "erin@example.org, eve@example.org",
+                      "erin @example.org", "Erin <erin@example.org>", "erin@a@example.org",
+                      "erin@exa\u0001mple.org", "erin"):
+            s, b, _ = self.call("POST", "/api/users", {"username": "erin", "email": email}, ADMIN)
+            self.assertClientError(s, b)
+            self.assertIn("email", b["error"], repr(email))
+            s, b, _ = self.call("PATCH", "/api/users/bob", {"email": email}, ADMIN)
+            self.assertClientError(s, b)
+            self.assertIn("email", b["error"], repr(email))
+        self.assertEqual(self.ws.dump(), before)
+        self.assertEqual(self.ws.sql("SELECT email FROM users WHERE username = 'bob'")[0][0],
+                         "bob@example.org")
+
 
 class InvalidUtf8BodyTests(ApiTest):
     def test_issue8_defect12_json_bodies_with_invalid_utf8_are_refused(self):

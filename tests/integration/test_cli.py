@@ -179,7 +179,37 @@ class NoticeGateTests(WorkspaceTest):
                          {b: "notice_period_running"})
 
 
-class KillTests(unittest.TestCase):
+    # Issue 8 defect 10: an address with a line break, stored before addresses were checked, used
+    # to make `notify` fail with exit 2 and leave every later challenge without its notice.
+    def test_issue8_defect10_one_bad_address_does_not_stop_the_next_challenge(self):
+        d = self.data
+        d.users.append({"username": "erin", "email": "erin@example.org"})
+        d.teams.append({"id": 2, "name": "Speech Lab",
+                        "members": [{"username": "erin", "status": "accepted"}]})
+        d.phase(d.challenge(1), end_days_ago=60, submissions=1)
+        c2 = d.challenge(2, consent=False, host_team=2)
+        c2["consent"] = {"by": "erin", "at": days_before(150)}
+        d.phase(c2, end_days_ago=60, submissions=1)
+        d.load()
+        self.ws.sql("UPDATE users SET email = 'alice@example.org' || char(10) || 'Bcc: all@example.org' "
+                    "WHERE username = 'alice'")
+        r = self.ws.run("--json", "notify")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+        self.assertEqual(len(errors), 1, r.stderr)
+        self.assertIn("challenge 1", errors[0])
+        self.assertFalse([line for line in r.stderr.splitlines() if line.startswith("Bcc:")],
+                         "a line break of an address reaches the log unescaped")
+        out = json.loads(r.stdout)
+        self.assertEqual([n["challenge_id"] for n in out["notices"]], [2])
+        self.assertEqual([f["challenge_id"] for f in out["challenges_failed"]], [1])
+        self.assertEqual(self.ws.sql("SELECT challenge_id, recipient FROM mail_outbox"),
+                         [(2, "erin@example.org")])
+        self.assertEqual(self.ws.sql("SELECT challenge_id FROM submissions WHERE notice_sent_at IS NOT NULL"),
+                         [(2,)])
+
+
+
     """A sweep killed with SIGKILL at random points, then run again, ends in the same state as
     an uninterrupted sweep."""
 
@@ -384,6 +414,34 @@ class BadInputTests(WorkspaceTest):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("refers to a phase or challenge that is not imported", r.stderr)
         self.assertUnchanged()
+
+    # Issue 8 defect 10: an address that is not exactly one plain address (a line break would
+    # inject a header and used to stop every later challenge's notices) is refused at the door.
+    BAD_EMAILS = ["zed@example.org\nBcc: all@example.org", "zed@example.org\r", "zed@exa\tmple.org",
+                  "zed @example.org", "zed@example.org, eve@example.org", "zed@example.org;eve@example.org",
+                  "Zed <zed@example.org>", "zed@a@example.org", "zed.example.org", "@example.org",
+                  "zed@", "zed@example.org\x00", "zed@\x7fexample.org"]
+
+    def test_issue8_defect10_import_with_a_bad_email_imports_nothing(self):
+        for email in self.BAD_EMAILS:
+            data = {"users": [{"username": "zed", "email": "zed@example.org"},
+                              {"username": "yan", "email": email}],
+                    "host_teams": [{"id": 9, "name": "t", "members": [{"username": "zed", "status": "accepted"}]}]}
+            r = self.ws.run("import", self.ws.write("bad-email.json", data))
+            self.assertEqual(r.returncode, 2, repr(email) + ": " + r.stderr)
+            self.assertIn("$.users[1].email", r.stderr, repr(email))
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, repr(email) + ": " + r.stderr)
+            self.assertUnchanged()
+
+    def test_issue8_defect10_user_add_with_a_bad_email_is_refused(self):
+        for email in self.BAD_EMAILS[:8]:
+            r = self.ws.run("user", "add", "zed", "--email", email)
+            self.assertEqual(r.returncode, 2, repr(email) + ": " + r.stderr)
+            self.assertIn("email", r.stderr, repr(email))
+            self.assertTrue(r.stderr.startswith("error:"), r.stderr)
+            self.assertUnchanged()
+        r = self.ws.run("user", "add", "zed", "--email", "zed@example.org")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
     def test_unknown_challenge_or_user_and_non_host_are_refused(self):
         r = self.ws.run("consent", "999", "alice")
