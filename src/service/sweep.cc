@@ -262,10 +262,13 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
                .status(),
            "clear the deletion intent of submission " + std::to_string(id));
     }
+    // Only when no artifact is left: another process may have registered one since the batch
+    // was read (a re-run's file), and that one waits for the next sweep (R6).
     for (std::int64_t id : all_gone) {
       note(conn.Exec("UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? "
-                     "WHERE id = ?",
-                     {now, id})
+                     "WHERE id = ? AND NOT EXISTS (SELECT 1 FROM artifacts WHERE "
+                     "submission_id = ? AND state <> 'deleted')",
+                     {now, id, id})
                .status(),
            "record submission " + std::to_string(id) + " as deleted");
     }
