@@ -445,6 +445,20 @@ class ArtifactAfterSweepTests(ApiTest):
         self.assertEqual(self.state(), before)
 
 
+class ArtifactStoreConfinementTests(ApiTest):
+    def test_issue8_defect5_an_upload_through_a_symlinked_folder_is_refused(self):
+        outside = os.path.join(self.ws.dir, "outside")
+        os.makedirs(outside)
+        os.symlink(outside, os.path.join(self.ws.artifacts, "linked"))
+        s, b, _ = self.call("PUT", "/api/submissions/102/artifacts/upload?kind=stdout_file&key=linked/out.txt",
+                            token=ADMIN, raw=b"planted", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(s, 409, b)
+        self.assertIn("symbolic link", b["error"])
+        self.assertEqual(os.listdir(outside), [], "nothing is written outside the artifact folder")
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE storage_key = 'linked/out.txt'"),
+                         [(0,)])
+
+
 class LogLineTests(ApiTest):
     GROUP = "/api/log-groups/challenge-pk-2-production-workers/lines"
 
