@@ -1,5 +1,12 @@
 // The artifact store port: where submissions' large files live. Keys are relative paths such as
 // "submissions/700/input.zip". Implementations are thread-safe.
+//
+// Confinement: an operation on a key touches that key's object and nothing else. It never reaches
+// outside the store's root: an adapter whose storage has symbolic links (the local folder) follows
+// none below its root, in any segment of the key, and answers FailedPrecondition naming the link
+// for every operation (delete, size, put, and any read added later) on a key through one; such a
+// refusal changes nothing. Writing one key never creates, replaces or removes another key's
+// object, whatever its name (temporary files use names that no valid key can take).
 #pragma once
 
 #include <cstdint>
@@ -20,11 +27,16 @@ class ArtifactStore {
   virtual ~ArtifactStore() = default;
 
   // Deletes the object. Idempotent: a key that is already missing is ok. Unavailable (with the
-  // OS or service error) when it cannot be deleted; InvalidArgument for an invalid key.
+  // OS or service error) when it cannot be deleted; InvalidArgument for an invalid key;
+  // FailedPrecondition for a key through a symbolic link (nothing is deleted).
   virtual Status Delete(const std::string& key) = 0;
-  // The object's size in bytes, or nullopt when it does not exist.
+  // The object's size in bytes, or nullopt when it does not exist. Unavailable when it cannot be
+  // examined; InvalidArgument for an invalid key; FailedPrecondition for a key through a link.
   virtual Result<std::optional<std::int64_t>> Size(const std::string& key) = 0;
-  // Stores `bytes` under `key`, replacing any object there (written atomically).
+  // Stores `bytes` under `key`, replacing any object there (written atomically: readers see the
+  // old object or the new one, never a part). Unavailable when it cannot be written (nothing of
+  // the attempt is left behind); InvalidArgument for an invalid key; FailedPrecondition for a key
+  // through a link (nothing is written).
   virtual Status Put(const std::string& key, std::string_view bytes) = 0;
   // A printable location for messages, e.g. "file:///srv/artifacts/submissions/700/input.zip".
   virtual std::string Location(const std::string& key) const = 0;

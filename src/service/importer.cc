@@ -668,6 +668,26 @@ Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t ph
   return id;
 }
 
+namespace {
+
+// R6 for a file added later (a re-run's output): a submission that a sweep had finished has an
+// artifact in storage again, so it is no longer deleted. Clears is_artifact_deleted and
+// artifact_deletion_date and recomputes the challenge's eligible dates (R3, which skips deleted
+// submissions), so the next sweep deletes the new file under the same rules (R5). Its notice
+// stands: the hosts were told that this submission's files go on its deletion date.
+Status ReopenSweptSubmission(SqlConnection& conn, const RetentionSettings& settings,
+                             std::int64_t challenge_id, std::int64_t submission_id) {
+  ASSIGN_OR_RETURN(
+      auto reopened,
+      conn.Exec("UPDATE submissions SET is_artifact_deleted = 0, "
+                "artifact_deletion_date = NULL WHERE id = ? AND is_artifact_deleted = 1",
+                {submission_id}));
+  if (reopened > 0) RETURN_IF_ERROR(RecomputeEligibleDates(conn, settings, challenge_id).status());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::int64_t> RegisterArtifact(const ServiceContext& ctx, std::int64_t submission_id,
                                       const json& body) {
   Fields f(body, "$");
@@ -688,8 +708,9 @@ Result<std::int64_t> RegisterArtifact(const ServiceContext& ctx, std::int64_t su
   }
   std::int64_t artifact_id = 0;
   RETURN_IF_ERROR(InImporter(ctx, std::nullopt, [&](SqlConnection& conn, Importer& im) -> Status {
-    RETURN_IF_ERROR(ChallengeOfSubmission(conn, submission_id).status());
+    ASSIGN_OR_RETURN(auto challenge, ChallengeOfSubmission(conn, submission_id));
     RETURN_IF_ERROR(im.InsertArtifact("$", submission_id, kind, key, *stored));
+    RETURN_IF_ERROR(ReopenSweptSubmission(conn, ctx.settings, challenge, submission_id));
     ASSIGN_OR_RETURN(auto row,
                      conn.QueryOne("SELECT id FROM artifacts WHERE storage_key = ?", {key}));
     artifact_id = row ? row->Int(0) : 0;

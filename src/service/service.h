@@ -151,10 +151,13 @@ Status UpdatePhase(const ServiceContext& ctx, std::int64_t phase_id, const nlohm
 Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t phase_id,
                                       const nlohmann::json& body);
 // Registers an artifact already in storage ({kind, key, size?}: size is read from the store and
-// must match when given; NotFound when the key is not in the store).
+// must match when given; NotFound when the key is not in the store). On a submission whose
+// artifacts a sweep had deleted, clears is_artifact_deleted and artifact_deletion_date and
+// recomputes its eligible date (R3, R6), so the next sweep deletes the new file too.
 Result<std::int64_t> RegisterArtifact(const ServiceContext& ctx, std::int64_t submission_id,
                                       const nlohmann::json& body);
-// Stores `bytes` under `key` and registers it.
+// Stores `bytes` under `key` and registers it (as RegisterArtifact). InvalidArgument when the key
+// is already registered.
 Result<std::int64_t> UploadArtifact(const ServiceContext& ctx, std::int64_t submission_id,
                                     const std::string& kind, const std::string& key,
                                     const std::string& bytes);

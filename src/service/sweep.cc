@@ -296,8 +296,13 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
           return "clear the deletion intent of submission " + std::to_string(id);
         },
         note);
+    // Only when no artifact is left: another process may have registered one since the batch
+    // was read (a re-run's file), and that one waits for the next sweep (R6).
     ExecEach(
-        conn, "UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE id",
+        conn,
+        "UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE NOT "
+        "EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id = submissions.id AND a.state <> "
+        "'deleted') AND id",
         {now}, all_gone,
         [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
         note);

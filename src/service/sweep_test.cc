@@ -2,20 +2,24 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 
+#include "core/test_support.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
 
 namespace retention {
 namespace {
 
-// Objects in a map; Delete of a key in `failing` fails with Unavailable.
+// Objects in a map; Delete of a key in `failing` fails with Unavailable. `on_delete`, when set,
+// runs before each delete (outside the store's lock), to act as another process in between.
 class InMemoryArtifactStore final : public ArtifactStore {
  public:
   Status Delete(const std::string& key) override {
+    if (on_delete) on_delete(key);
     std::lock_guard<std::mutex> l(mu_);
     if (failing_.count(key) != 0) return Unavailable("delete " + key + ": injected failure");
     objects_.erase(key);
@@ -38,6 +42,7 @@ class InMemoryArtifactStore final : public ArtifactStore {
     return objects_.size();
   }
   void Fail(const std::string& key) { failing_.insert(key); }
+  std::function<void(const std::string&)> on_delete;
 
  private:
   std::mutex mu_;
@@ -50,8 +55,10 @@ constexpr std::int64_t kEnd = kNow - 40 * 86400;  // every phase ended 40 days a
 
 class SweepTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto conn = OpenSqlite(":memory:");
+  void SetUp() override { Open(":memory:"); }
+
+  void Open(const std::string& path) {
+    auto conn = OpenSqlite(path);
     ASSERT_TRUE(conn.ok());
     ASSERT_TRUE(Migrate(**conn).ok());
     db_ = std::make_unique<Database>(std::move(conn).value());
@@ -294,6 +301,48 @@ TEST_F(SweepTest, APageOfThePlanEndsWithACursorThatTheNextPageContinues) {
   for (const char* bad : {"", "1:", ":1", "1:2:3", "a:1", "1.5:2"}) {
     EXPECT_FALSE(ParseSweepCursor(bad).ok()) << bad;
   }
+}
+
+// Issue 8 defect 6 against another process: an artifact registered on a submission after the
+// batch read it, while the sweep deletes its other files, must keep the submission live (not
+// is_artifact_deleted), so that the next sweep deletes the new file too.
+class SweepWithAnotherWriterTest : public SweepTest {
+ protected:
+  void SetUp() override { Open((dir_.path() / "retention.db").string()); }
+  testing::TempDir dir_;
+};
+
+TEST_F(SweepWithAnotherWriterTest, Issue8Defect6AnArtifactAddedDuringTheBatchKeepsItsSubmission) {
+  AddChallenge(1, 1);
+  auto other = OpenSqlite((dir_.path() / "retention.db").string());
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  bool added = false;
+  store_.on_delete = [&](const std::string&) {
+    if (added) return;
+    added = true;
+    ASSERT_TRUE(store_.Put("s/100000/rerun", "y").ok());
+    ASSERT_TRUE((*other)
+                    ->Exec("INSERT INTO artifacts (submission_id, kind, storage_key, size_bytes) "
+                           "VALUES (100000, 'stdout_file', 's/100000/rerun', 1)")
+                    .ok());
+  };
+  SweepOptions o;
+  SweepReport r;
+  StepsOf(o, &r);
+  ASSERT_TRUE(added);
+  {
+    auto c = db_->Lock();
+    auto row = c->QueryOne("SELECT is_artifact_deleted FROM submissions WHERE id = 100000");
+    ASSERT_TRUE(row.ok());
+    EXPECT_EQ((*row)->Int(0), 0) << "a submission with a stored artifact is not deleted";
+  }
+  store_.on_delete = nullptr;
+  StepsOf(o, &r);
+  EXPECT_EQ(store_.count(), 0U) << "the next sweep deletes the new file";
+  auto c = db_->Lock();
+  auto row = c->QueryOne("SELECT is_artifact_deleted FROM submissions WHERE id = 100000");
+  ASSERT_TRUE(row.ok());
+  EXPECT_EQ((*row)->Int(0), 1);
 }
 
 }  // namespace

@@ -416,6 +416,84 @@ class PlatformTests(ApiTest):
         self.assertEqual({s["reason"] for s in plan["skipped"]}, {"challenge_on_hold"})
 
 
+class ArtifactAfterSweepTests(ApiTest):
+    """Issue 8 defect 6: an artifact added to a swept submission (a re-run's file) cleared nothing,
+    so the submission stayed `is_artifact_deleted = 1` and no sweep ever looked at the file again."""
+
+    SID = 102  # challenge 2 (consent), phase 11 ended 40 days ago: eligible 10 days ago
+
+    def state(self):
+        return self.ws.sql("SELECT is_artifact_deleted, artifact_deletion_date, "
+                           "retention_eligible_date FROM submissions WHERE id = ?", (self.SID,))[0]
+
+    def sweep_first(self):
+        done = self.ws.json("cleanup")
+        self.assertIn(self.SID, [i["submission_id"] for i in done["deleted"]])
+        self.assertEqual(self.state()[0], 1)
+        # An override set now leaves the deleted submission's dates alone (they are history); a
+        # new artifact must bring them up to date.
+        s, b, _ = self.call("POST", "/api/challenges/2/override", {"days": 5, "reason": "short"}, ADMIN)
+        self.assertEqual(s, 200, b)
+        end = self.ws.sql("SELECT end_date FROM phases WHERE id = 11")[0][0]
+        return end + 5 * 86400
+
+    def assert_swept_in_turn(self, key, eligible):
+        deleted, deletion_date, eligible_date = self.state()
+        self.assertEqual(deleted, 0, "a new artifact clears is_artifact_deleted")
+        self.assertIsNone(deletion_date, "and the deletion date")
+        self.assertEqual(eligible_date, eligible, "and the eligible date is recomputed (R3)")
+        plan = self.call("GET", "/api/plan?challenge_id=2", token=ADMIN)[1]
+        self.assertEqual([i["submission_id"] for i in plan["deletable"]], [self.SID])
+        done = self.ws.json("cleanup")
+        self.assertEqual([i["submission_id"] for i in done["deleted"]], [self.SID])
+        self.assertEqual([a["key"] for a in done["deleted"][0]["artifacts"]], [key])
+        self.assertFalse(os.path.exists(os.path.join(self.ws.artifacts, key)))
+        self.assertEqual(self.state()[0], 1)
+        self.assertEqual(self.ws.sql("SELECT state FROM artifacts WHERE storage_key = ?", (key,)),
+                         [("deleted",)])
+
+    def test_issue8_defect6_an_upload_on_a_swept_submission_is_swept_in_turn(self):
+        eligible = self.sweep_first()
+        key = "rerun/102/result.json"
+        s, b, _ = self.call("PUT", "/api/submissions/102/artifacts/upload?kind=submission_result_file&key=" + key,
+                            token=ADMIN, raw=b"{}", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(s, 201, b)
+        self.assert_swept_in_turn(key, eligible)
+
+    def test_issue8_defect6_a_registered_artifact_on_a_swept_submission_is_swept_in_turn(self):
+        eligible = self.sweep_first()
+        key = "rerun/102/stdout.txt"
+        os.makedirs(os.path.join(self.ws.artifacts, "rerun/102"))
+        with open(os.path.join(self.ws.artifacts, key), "w") as f:
+            f.write("log")
+        s, b, _ = self.call("POST", "/api/submissions/102/artifacts",
+                            {"kind": "stdout_file", "key": key, "size": 3}, ADMIN)
+        self.assertEqual(s, 201, b)
+        self.assert_swept_in_turn(key, eligible)
+
+    def test_issue8_defect6_a_refused_artifact_leaves_the_swept_submission_as_it_was(self):
+        self.sweep_first()
+        before = self.state()
+        s, b, _ = self.call("POST", "/api/submissions/102/artifacts",
+                            {"kind": "stdout_file", "key": "rerun/102/missing.txt"}, ADMIN)
+        self.assertEqual(s, 404, b)
+        self.assertEqual(self.state(), before)
+
+
+class ArtifactStoreConfinementTests(ApiTest):
+    def test_issue8_defect5_an_upload_through_a_symlinked_folder_is_refused(self):
+        outside = os.path.join(self.ws.dir, "outside")
+        os.makedirs(outside)
+        os.symlink(outside, os.path.join(self.ws.artifacts, "linked"))
+        s, b, _ = self.call("PUT", "/api/submissions/102/artifacts/upload?kind=stdout_file&key=linked/out.txt",
+                            token=ADMIN, raw=b"planted", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(s, 409, b)
+        self.assertIn("symbolic link", b["error"])
+        self.assertEqual(os.listdir(outside), [], "nothing is written outside the artifact folder")
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE storage_key = 'linked/out.txt'"),
+                         [(0,)])
+
+
 class LogLineTests(ApiTest):
     GROUP = "/api/log-groups/challenge-pk-2-production-workers/lines"
 

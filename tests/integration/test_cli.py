@@ -143,6 +143,30 @@ class SweepTests(WorkspaceTest):
         self.assertEqual(self.ws.sql("SELECT is_artifact_deleted FROM submissions WHERE id = ?",
                                      (sid,))[0][0], 1)
 
+    def test_issue8_defect5_sweep_through_a_symlinked_folder_leaves_the_outside_files(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=40, submissions=2)
+        d.load()
+        sid = p["submissions"][0]["id"]
+        keys = [a["key"] for a in p["submissions"][0]["artifacts"]]
+        folder = os.path.join(self.ws.artifacts, "submissions", str(sid))
+        outside = os.path.join(self.ws.dir, "outside")
+        os.rename(folder, outside)
+        os.symlink(outside, folder)
+        r = self.ws.run("--json", "cleanup")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        done = json.loads(r.stdout)
+        self.assertEqual(sorted(f["key"] for f in done["failed"]), sorted(keys))
+        for f in done["failed"]:
+            self.assertIn("symbolic link", f["error"])
+        self.assertEqual(ids(done["deleted"]), [p["submissions"][1]["id"]])
+        self.assertEqual(sorted(os.listdir(outside)), sorted(os.path.basename(k) for k in keys),
+                         "the files outside the artifact folder must stay")
+        self.assertTrue(os.path.islink(folder))
+        self.assertEqual(self.ws.sql("SELECT is_artifact_deleted FROM submissions WHERE id = ?",
+                                     (sid,))[0][0], 0)
+
 
 class ProgressTests(WorkspaceTest):
     def test_progress_is_shown_on_a_terminal_only(self):
