@@ -153,31 +153,6 @@ struct Api::Impl {
   ApiHooks hooks;
   std::vector<Route> routes;
 
-  // Authenticated tokens by SHA-256 digest, kept briefly so that hot read endpoints do not pay a
-  // database lookup per request. A changed role or email is seen within kAuthCacheTtl.
-  static constexpr std::chrono::seconds kAuthCacheTtl{10};
-  std::mutex auth_mu;
-  std::map<std::string, std::pair<User, SteadyClock::time_point>> auth_cache;
-
-  Result<User> CachedAuthenticate(const std::string& token) {
-    const std::string digest = Sha256Hex(token);
-    const auto now = SteadyClock::now();
-    {
-      std::lock_guard<std::mutex> lock(auth_mu);
-      auto it = auth_cache.find(digest);
-      if (it != auth_cache.end() && now - it->second.second < kAuthCacheTtl) {
-        return it->second.first;
-      }
-    }
-    auto user = Authenticate(ctx, token);
-    if (user.ok()) {
-      std::lock_guard<std::mutex> lock(auth_mu);
-      if (auth_cache.size() > 10000) auth_cache.clear();
-      auth_cache[digest] = {*user, now};
-    }
-    return user;
-  }
-
   std::mutex rate_mu;
   std::map<std::int64_t, std::deque<SteadyClock::time_point>> consent_calls;
 
@@ -307,7 +282,7 @@ struct Api::Impl {
       if ((scheme != "token" && scheme != "bearer") || space == std::string::npos) {
         return JsonError(401, "use 'Authorization: Token <key>' or 'Bearer <key>'");
       }
-      auto user = CachedAuthenticate(auth.substr(space + 1));
+      auto user = Authenticate(ctx, auth.substr(space + 1));
       if (!user.ok()) return JsonError(401, "Invalid token.");
       call.user = *user;
       call.signed_in = true;

@@ -321,6 +321,43 @@ class InvalidUtf8BodyTests(ApiTest):
         self.assertEqual(self.ws.dump(), before)
 
 
+class TokenCacheTests(ApiTest):
+    """Issue 8 defect 13 (token cache): a change of a user is seen by the very next request, in
+    this process and in another one on the same database: every request reads the token's user."""
+
+    def make_admin(self, server, name):
+        s, b, _ = server.request("POST", "/api/users", token=ADMIN,
+                                 body={"username": name, "email": name + "@example.org",
+                                       "is_admin": True})
+        self.assertEqual(s, 201, b)
+        s, b, _ = server.request("POST", "/api/users/%s/tokens" % name, token=ADMIN, body={})
+        self.assertEqual(s, 201, b)
+        token = b["token"]
+        for _ in range(3):  # authenticated, and cached
+            s, b, _ = self.call("GET", "/api/routes", token=token)
+            self.assertEqual(s, 200, b)
+        return token
+
+    def test_issue8_defect13_admin_demoted_through_this_server_is_refused_at_once(self):
+        token = self.make_admin(self.server, "root2")
+        s, b, _ = self.call("PATCH", "/api/users/root2", {"is_admin": False}, ADMIN)
+        self.assertEqual(s, 200, b)
+        s, b, _ = self.call("GET", "/api/routes", token=token)
+        self.assertEqual(s, 403, str(b)[:200])
+        s, b, _ = self.call("GET", "/api/me", token=token)
+        self.assertEqual((s, b["is_admin"]), (200, False), b)
+
+    def test_issue8_defect13_admin_demoted_by_another_process_is_refused_at_once(self):
+        other = Server(self.ws)  # a second replica on the same database
+        self.addCleanup(other.stop)
+        token = self.make_admin(other, "root3")
+        s, b, _ = other.request("PATCH", "/api/users/root3", body={"is_admin": False},
+                                token=ADMIN)
+        self.assertEqual(s, 200, b)
+        s, b, _ = self.call("GET", "/api/routes", token=token)
+        self.assertEqual(s, 403, str(b)[:200])
+
+
 class RateLimitTests(ApiTest):
     env = {"RETENTION_CONSENT_RATE_PER_MINUTE": "3"}
 
