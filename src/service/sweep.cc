@@ -241,15 +241,17 @@ void ExecEach(SqlConnection& conn, std::string_view head, const SqlParams& leadi
   }
 }
 
-// Records a batch's outcomes in one write transaction, a statement per kind of outcome. A statement
-// that fails does not undo the others (SQLite keeps the transaction; ExecEach falls back to single
-// rows; the first error is returned after the commit), so one bad row cannot roll back the
-// bookkeeping of files that are gone. A failed commit is retried; what still fails keeps its
-// intent for the next run's recovery.
+// Records a batch's outcomes in one write transaction, a statement per kind of outcome, and
+// drops the batch's intent (`intent`, 0 when the batch deleted nothing). A statement that fails
+// does not undo the others (SQLite keeps the transaction; ExecEach falls back to single rows; the
+// first error is returned after the commit), so one bad row cannot roll back the bookkeeping of
+// files that are gone; the intent then stays, and the next run asks storage about what the
+// failed row should have recorded. A failed commit is retried; when it still fails the intent
+// stays for the next run's recovery.
 Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
-                      const std::vector<std::int64_t>& unprocessed,
-                      const std::vector<std::int64_t>& all_gone, std::int64_t now) {
-  if (outcomes.empty() && unprocessed.empty() && all_gone.empty()) return Status::Ok();
+                      const std::vector<std::int64_t>& all_gone, std::int64_t intent,
+                      std::int64_t now) {
+  if (outcomes.empty() && all_gone.empty() && intent == 0) return Status::Ok();
   std::vector<std::int64_t> deleted;
   for (const Outcome& o : outcomes) {
     if (o.deleted) deleted.push_back(o.artifact_id);
@@ -276,26 +278,17 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     }
     ExecEach(conn,
              "UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, last_error = NULL, "
-             "deleted_at = ?, delete_started_at = NULL WHERE id",
+             "deleted_at = ? WHERE id",
              {now}, deleted, artifact_what, note);
     for (const Outcome& o : outcomes) {
       if (o.deleted) continue;
       const Status st = conn.Exec(
                                 "UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
-                                "last_error = ?, delete_started_at = NULL WHERE id = ?",
+                                "last_error = ? WHERE id = ?",
                                 {o.error, o.artifact_id})
                             .status();
       if (!st.ok()) note(st, artifact_what(o.artifact_id));
     }
-    ExecEach(
-        conn,
-        "UPDATE artifacts SET delete_started_at = NULL WHERE delete_started_at IS NOT NULL AND "
-        "submission_id",
-        {}, unprocessed,
-        [](std::int64_t id) {
-          return "clear the deletion intent of submission " + std::to_string(id);
-        },
-        note);
     // Only when no artifact is left: another process may have registered one since the batch
     // was read (a re-run's file), and that one waits for the next sweep (R6).
     ExecEach(
@@ -306,52 +299,109 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
         {now}, all_gone,
         [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
         note);
+    if (intent != 0 && first_error.ok()) {
+      note(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {intent}).status(),
+           "drop the deletion intent " + std::to_string(intent));
+    }
     const Status committed = tx->Commit();
     if (committed.ok()) return first_error;
     last = committed;
   }
   return Internal("record the sweep's outcomes: " + last.message() +
-                  " (the deletion intents stay; the next sweep records what storage says)");
+                  " (the deletion intent stays; the next sweep records what storage says)");
 }
 
-// Finds the artifacts whose deletion intent an earlier run left (killed, or its record failed)
-// and records what storage says: gone -> deleted (and the submission, once all of its are),
-// still there -> intent cleared. Never deletes anything. Works in batches under the batch lease.
+Result<std::int64_t> StrictInt(const std::string& text) {
+  std::int64_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return InvalidArgument("not an integer");
+  return value;
+}
+
+// The submission ids of an intent row, strictly: decimal ids separated by ','.
+Result<std::vector<std::int64_t>> ParseIntentIds(const std::string& text) {
+  std::vector<std::int64_t> ids;
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    auto id = StrictInt(text.substr(start, comma - start));
+    if (!id.ok()) return InvalidArgument("'" + text + "' is not a list of submission ids");
+    ids.push_back(*id);
+    start = comma + 1;
+  }
+  return ids;
+}
+
+std::string IntentIds(const std::vector<std::int64_t>& ids) {
+  std::string text;
+  for (std::int64_t id : ids) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(id);
+  }
+  return text;
+}
+
+// Finds the deletion intents an earlier run left (killed, or its record failed) and records what
+// storage says about every artifact of their submissions not recorded deleted: gone -> deleted,
+// still there -> left as it is; then each of those submissions whose artifacts are all deleted.
+// Never deletes anything. An intent goes once storage has answered for all of its artifacts. One
+// intent per batch lease.
 Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, SweepReport& report) {
   std::int64_t after = 0;
   for (;;) {
     auto lease = ctx.db->LockBatch(options.stop);
     if (!lease) return Status::Ok();
     SqlConnection& conn = **lease;
-    ASSIGN_OR_RETURN(auto rows,
-                     conn.Query("SELECT id, submission_id, storage_key FROM artifacts "
-                                "WHERE delete_started_at IS NOT NULL AND id > ? ORDER BY id "
-                                "LIMIT 200",
-                                {after}));
-    if (rows.empty()) return Status::Ok();
+    ASSIGN_OR_RETURN(auto intent, conn.QueryOne("SELECT id, submission_ids FROM sweep_intents "
+                                                "WHERE id > ? ORDER BY id LIMIT 1",
+                                                {after}));
+    if (!intent) return Status::Ok();
+    after = intent->Int(0);
+    auto ids = ParseIntentIds(intent->Text(1));
+    if (!ids.ok()) {
+      return Internal("deletion intent " + std::to_string(after) + ": " + ids.status().message() +
+                      " (nothing is deleted until it is mended)");
+    }
     const std::int64_t now = ToUnix(ctx.clock->Now());
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
-    for (const auto& r : rows) {
-      after = r.Int(0);
-      auto size = ctx.artifacts->Size(r.Text(2));
-      if (!size.ok()) continue;  // storage unreachable: the intent stays for the next run
-      if (size->has_value()) {
-        RETURN_IF_ERROR(
-            conn.Exec("UPDATE artifacts SET delete_started_at = NULL WHERE id = ?", {r.Int(0)}));
-        ++report.recovered_present;
-        continue;
+    bool answered = true;
+    for (std::size_t start = 0; start < ids->size(); start += kIdChunk) {
+      SqlParams params;
+      std::string sql =
+          "SELECT id, submission_id, storage_key FROM artifacts WHERE state <> 'deleted' AND "
+          "submission_id IN (";
+      for (std::size_t i = start; i < std::min(ids->size(), start + kIdChunk); ++i) {
+        sql += i == start ? "?" : ", ?";
+        params.emplace_back((*ids)[i]);
       }
-      RETURN_IF_ERROR(conn.Exec(
-          "UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, last_error = NULL, "
-          "deleted_at = ?, delete_started_at = NULL WHERE id = ?",
-          {now, r.Int(0)}));
-      RETURN_IF_ERROR(conn.Exec(
-          "UPDATE submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? "
-          "WHERE id = ? AND is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts "
-          "WHERE submission_id = ? AND state <> 'deleted')",
-          {now, r.Int(1), r.Int(1)}));
-      ++report.recovered_gone;
+      ASSIGN_OR_RETURN(auto rows, conn.Query(sql + ") ORDER BY id", params));
+      for (const auto& r : rows) {
+        auto size = ctx.artifacts->Size(r.Text(2));
+        if (!size.ok()) {
+          answered = false;  // storage unreachable: the intent stays for the next run
+          continue;
+        }
+        if (size->has_value()) {
+          ++report.recovered_present;
+          continue;
+        }
+        RETURN_IF_ERROR(
+            conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
+                      "last_error = NULL, deleted_at = ? WHERE id = ?",
+                      {now, r.Int(0)}));
+        ++report.recovered_gone;
+      }
     }
+    // Also those whose last record failed after all of their files were recorded gone.
+    RETURN_IF_ERROR(ExecForIds(conn,
+                               "UPDATE submissions SET is_artifact_deleted = 1, "
+                               "artifact_deletion_date = ? WHERE is_artifact_deleted = 0 AND NOT "
+                               "EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id = "
+                               "submissions.id AND a.state <> 'deleted') AND id",
+                               {now}, *ids)
+                        .status());
+    if (answered) RETURN_IF_ERROR(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {after}));
     RETURN_IF_ERROR(tx.Commit());
   }
 }
@@ -407,7 +457,8 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
   const TimePoint now = ctx.clock->Now();
   std::vector<Candidate> batch;
   std::vector<bool> deletable;
-  bool full = false;  // the last chunk read was full: the walk goes on
+  std::int64_t intent = 0;  // the batch's row in sweep_intents, when it may delete anything
+  bool full = false;        // the last chunk read was full: the walk goes on
   {
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
     std::vector<std::int64_t> intents;
@@ -433,16 +484,19 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
       }
       probe = {batch.back().eligible, batch.back().id};
     }
-    RETURN_IF_ERROR(ExecForIds(conn,
-                               "UPDATE artifacts SET delete_started_at = ? WHERE state <> "
-                               "'deleted' AND submission_id",
-                               {ToUnix(now)}, intents)
-                        .status()
-                        .WithContext("record the deletion intent"));
+    if (!intents.empty()) {
+      auto row = conn.QueryOne(
+          "INSERT INTO sweep_intents (started_at, submission_ids) VALUES (?, ?) RETURNING id",
+          {ToUnix(now), IntentIds(intents)});
+      if (!row.ok() || !*row) {
+        return (row.ok() ? Internal("no id") : row.status())
+            .WithContext("record the deletion intent");
+      }
+      intent = (*row)->Int(0);
+    }
     RETURN_IF_ERROR(tx.Commit().WithContext("record the deletion intent"));
   }
   std::vector<Outcome> outcomes;
-  std::vector<std::int64_t> unprocessed;
   std::vector<std::int64_t> all_gone;
   bool cut = false;
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -450,7 +504,6 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
     if (cut || (taken > 0 && SteadyClock::now() - started > options.batch_budget)) {
       // Out of time: the rest waits for the next batch, after the writers.
       cut = true;
-      if (deletable[i] && !c.artifacts.empty()) unprocessed.push_back(c.id);
       continue;
     }
     ++taken;
@@ -484,16 +537,8 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
       found.items.push_back(std::move(item));
     }
   }
-  RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, unprocessed, all_gone, ToUnix(now)));
+  RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, all_gone, intent, ToUnix(now)));
   return cut || full;
-}
-
-Result<std::int64_t> StrictInt(const std::string& text) {
-  std::int64_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) return InvalidArgument("not an integer");
-  return value;
 }
 
 }  // namespace
