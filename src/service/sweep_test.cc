@@ -186,6 +186,30 @@ TEST_F(SweepTest, AHeldChallengeIsCrossedInFewBatches) {
   EXPECT_EQ(store_.count(), 1000U);  // the held challenge's files, all there
 }
 
+// Issue 9 (held shape): a sweep of every challenge lists a challenge on hold from its index alone
+// (ids and dates), far cheaper than reading its rows with their phase and challenge as the dry
+// run does, and still reports every one of them as skipped with the reason.
+TEST_F(SweepTest, AHeldChallengeIsListedFromItsIndex) {
+  AddChallenge(1, 3000, /*on_hold=*/true);
+  AddChallenge(2, 20);
+  SweepReport dry;
+  const std::int64_t read_rows = StepsOf(DryRun(), &dry);
+  SweepOptions o;
+  o.keep_items = false;
+  o.max_listed_problems = 5000;
+  SweepReport r;
+  const std::int64_t listed = StepsOf(o, &r);
+  EXPECT_EQ(r.skipped_count, 3000);
+  ASSERT_EQ(r.skipped.size(), 3000U);
+  EXPECT_EQ(r.skipped.front().submission_id, 100000);
+  EXPECT_EQ(r.skipped.back().submission_id, 102999);
+  for (const auto& s : r.skipped) EXPECT_EQ(s.reason, "challenge_on_hold");
+  EXPECT_EQ(r.submissions_deleted, 20);
+  EXPECT_EQ(store_.count(), 6000U);
+  EXPECT_LT(static_cast<double>(listed), 0.5 * static_cast<double>(read_rows))
+      << "dry run " << read_rows << " steps, sweep " << listed;
+}
+
 // A per-challenge sweep seeks that challenge's rows: other challenges' candidates cost nothing.
 TEST_F(SweepTest, PerChallengeSweepDoesNotWalkOtherChallenges) {
   AddChallenge(1, 200);
