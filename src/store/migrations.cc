@@ -240,6 +240,11 @@ INSERT INTO sweep_intents (started_at, submission_ids)
   WHERE delete_started_at IS NOT NULL HAVING COUNT(*) > 0;
 UPDATE artifacts SET delete_started_at = NULL WHERE delete_started_at IS NOT NULL;
 DROP INDEX artifacts_deleting;
+-- is_artifact_deleted as a column too, so that the listing of a challenge on hold is served by
+-- the index alone (SQLite does not count a partial index's WHERE columns as covered).
+DROP INDEX submission_sweep_challenge;
+CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id,
+  is_artifact_deleted) WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
 )sql",
   };
   return kMigrations;
