@@ -430,7 +430,7 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
   ASSIGN_OR_RETURN(auto batch, LoadBatch(*lease, ctx.settings, report.as_of, cursor,
                                          options.challenge_id, limit));
   RETURN_IF_ERROR(lease->Rollback());
-  for (const Candidate& c : batch) {
+  for (Candidate& c : batch) {
     if (options.max_items && report.submissions_deleted >= *options.max_items) {
       report.next = cursor;
       return false;
@@ -444,11 +444,12 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
       continue;
     }
     SweptSubmission item{c.id, c.challenge_id, {}, 0};
-    for (const auto& a : c.artifacts) {
+    item.artifacts.reserve(c.artifacts.size());
+    for (auto& a : c.artifacts) {
       ++report.artifacts_deleted;
       report.bytes_freed += a.artifact.bytes;
       item.bytes += a.artifact.bytes;
-      item.artifacts.push_back(a.artifact);
+      item.artifacts.push_back(std::move(a.artifact));  // the batch is not read again
     }
     ++report.submissions_deleted;
     found.items.push_back(std::move(item));
