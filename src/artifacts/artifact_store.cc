@@ -27,4 +27,11 @@ Status ValidateArtifactKey(std::string_view key) {
   return Status::Ok();
 }
 
+std::vector<Status> ArtifactStore::DeleteMany(const std::vector<std::string>& keys) {
+  std::vector<Status> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) out.push_back(Delete(key));
+  return out;
+}
+
 }  // namespace retention

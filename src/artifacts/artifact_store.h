@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -30,6 +31,10 @@ class ArtifactStore {
   // OS or service error) when it cannot be deleted; InvalidArgument for an invalid key;
   // FailedPrecondition for a key through a symbolic link (nothing is deleted).
   virtual Status Delete(const std::string& key) = 0;
+  // Deletes each of `keys` as Delete does, in order, and returns one status per key (same order,
+  // same meanings). A store may need fewer requests than keys (the local folder keeps the folders
+  // that consecutive keys share open; S3 has DeleteObjects); the default calls Delete per key.
+  virtual std::vector<Status> DeleteMany(const std::vector<std::string>& keys);
   // The object's size in bytes, or nullopt when it does not exist. Unavailable when it cannot be
   // examined; InvalidArgument for an invalid key; FailedPrecondition for a key through a link.
   virtual Result<std::optional<std::int64_t>> Size(const std::string& key) = 0;

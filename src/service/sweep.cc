@@ -14,6 +14,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 // The most protected candidates one batch of a real sweep reads on (see SweepBatch).
 constexpr std::size_t kProtectedRun = 4096;
+// Candidates whose files go to the store in one DeleteMany; the batch budget is checked between.
+constexpr std::size_t kDeleteChunk = 16;
 
 struct CandidateArtifact {
   std::int64_t id = 0;
@@ -516,43 +518,60 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
   std::vector<Outcome> outcomes;
   std::vector<std::int64_t> all_gone;
   bool cut = false;
-  for (std::size_t i = 0; i < batch.size(); ++i) {
-    const Candidate& c = batch[i];
-    if (cut || (taken > 0 && SteadyClock::now() - started > options.batch_budget)) {
-      // Out of time: the rest waits for the next batch, after the writers.
-      cut = true;
-      continue;
+  // The candidates go a chunk at a time: the files of a chunk's deletable submissions in one
+  // DeleteMany, the budget checked between chunks.
+  for (std::size_t begin = 0; begin < batch.size() && !cut;) {
+    if (taken > 0 && SteadyClock::now() - started > options.batch_budget) {
+      cut = true;  // out of time: the rest waits for the next batch, after the writers
+      break;
     }
-    ++taken;
-    ++report.examined;
-    cursor = {c.eligible, c.id};
-    if (!deletable[i]) {
-      ++report.skipped_count;
-      found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
-      continue;
+    const std::size_t end = std::min(batch.size(), begin + kDeleteChunk);
+    std::vector<std::string> keys;
+    for (std::size_t i = begin; i < end; ++i) {
+      if (!deletable[i]) continue;
+      for (const auto& a : batch[i].artifacts) keys.push_back(a.artifact.key);
     }
-    SweptSubmission item{c.id, c.challenge_id, {}, 0};
-    bool gone = true;
-    for (const auto& a : c.artifacts) {
-      const Status st = ctx.artifacts->Delete(a.artifact.key);
-      if (!st.ok()) {
-        gone = false;
-        ++report.failed_count;
-        found.failed.push_back({c.id, a.artifact.key, st.message()});
-        outcomes.push_back({a.id, c.id, false, st.message()});
+    const std::vector<Status> statuses =
+        keys.empty() ? std::vector<Status>() : ctx.artifacts->DeleteMany(keys);
+    if (statuses.size() != keys.size()) {
+      return Internal("the artifact store answered " + std::to_string(statuses.size()) +
+                      " statuses for " + std::to_string(keys.size()) + " keys");
+    }
+    std::size_t next = 0;  // the status of the next artifact
+    for (std::size_t i = begin; i < end; ++i) {
+      const Candidate& c = batch[i];
+      ++taken;
+      ++report.examined;
+      cursor = {c.eligible, c.id};
+      if (!deletable[i]) {
+        ++report.skipped_count;
+        found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
         continue;
       }
-      outcomes.push_back({a.id, c.id, true, {}});
-      ++report.artifacts_deleted;
-      report.bytes_freed += a.artifact.bytes;
-      item.bytes += a.artifact.bytes;
-      item.artifacts.push_back(a.artifact);
+      SweptSubmission item{c.id, c.challenge_id, {}, 0};
+      bool gone = true;
+      for (const auto& a : c.artifacts) {
+        const Status& st = statuses[next++];
+        if (!st.ok()) {
+          gone = false;
+          ++report.failed_count;
+          found.failed.push_back({c.id, a.artifact.key, st.message()});
+          outcomes.push_back({a.id, c.id, false, st.message()});
+          continue;
+        }
+        outcomes.push_back({a.id, c.id, true, {}});
+        ++report.artifacts_deleted;
+        report.bytes_freed += a.artifact.bytes;
+        item.bytes += a.artifact.bytes;
+        item.artifacts.push_back(a.artifact);
+      }
+      if (gone) {
+        all_gone.push_back(c.id);
+        ++report.submissions_deleted;
+        found.items.push_back(std::move(item));
+      }
     }
-    if (gone) {
-      all_gone.push_back(c.id);
-      ++report.submissions_deleted;
-      found.items.push_back(std::move(item));
-    }
+    begin = end;
   }
   RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, all_gone, intent, ToUnix(now)));
   return cut || full;

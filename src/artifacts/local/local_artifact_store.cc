@@ -87,14 +87,13 @@ struct Resolved {
   const std::string& Name() const { return segments.back(); }
 };
 
-// Opens every folder of `key` below `root_fd`, creating missing ones when `create`.
-// FailedPrecondition when a segment is a symbolic link; Unavailable when one is not a folder or
-// cannot be opened or created.
-Result<Resolved> Resolve(int root_fd, const std::string& key, bool create) {
-  Resolved r;
-  r.root_fd = root_fd;
-  r.segments = Segments(key);
-  for (std::size_t i = 0; i + 1 < r.segments.size(); ++i) {
+// Opens the folders of r.segments from the `from`-th on (r.folders holds the first `from`),
+// creating missing ones when `create`. FailedPrecondition when a segment is a symbolic link;
+// Unavailable when one is not a folder or cannot be opened or created; r.missing when one does
+// not exist (and was not created).
+Status Descend(Resolved& r, std::size_t from, bool create) {
+  r.missing = false;
+  for (std::size_t i = from; i + 1 < r.segments.size(); ++i) {
     const int parent = r.Parent();
     const char* name = r.segments[i].c_str();
     int fd = ::openat(parent, name, kFolderFlags);
@@ -108,7 +107,7 @@ Result<Resolved> Resolve(int root_fd, const std::string& key, bool create) {
       const int error = errno;
       if (error == ENOENT) {
         r.missing = true;
-        return r;
+        return Status::Ok();
       }
       struct stat st {};
       if ((error == ELOOP || error == ENOTDIR) &&
@@ -120,7 +119,25 @@ Result<Resolved> Resolve(int root_fd, const std::string& key, bool create) {
     }
     r.folders.emplace_back(fd);
   }
+  return Status::Ok();
+}
+
+// Opens every folder of `key` below `root_fd`, creating missing ones when `create` (see Descend).
+Result<Resolved> Resolve(int root_fd, const std::string& key, bool create) {
+  Resolved r;
+  r.root_fd = root_fd;
+  r.segments = Segments(key);
+  RETURN_IF_ERROR(Descend(r, 0, create));
   return r;
+}
+
+// Removes the folders of `r` below the first `keep` that are left empty, deepest first; removing
+// a folder that still has entries fails harmlessly and ends the walk.
+void PruneEmptyFolders(const Resolved& r, std::size_t keep) {
+  for (std::size_t i = r.folders.size(); i-- > keep;) {
+    const int parent = i == 0 ? r.root_fd : r.folders[i - 1].get();
+    if (::unlinkat(parent, r.segments[i].c_str(), AT_REMOVEDIR) != 0) break;
+  }
 }
 
 // Whether the key's file exists (nullopt when missing), without following a link there.
@@ -177,26 +194,72 @@ std::string LocalArtifactStore::Location(const std::string& key) const {
   return "file://" + (root_ / key).string();
 }
 
+// Removes the key's file from its resolved folder; whether there was one. Unavailable or
+// FailedPrecondition (a link) as StatName, or when the unlink fails.
+Result<bool> UnlinkName(const Resolved& r) {
+  ASSIGN_OR_RETURN(auto existing, StatName(r));
+  if (!existing.has_value()) return false;
+  if (::unlinkat(r.Parent(), r.Name().c_str(), 0) != 0) {
+    if (errno == ENOENT) return false;
+    return Unavailable(Errno());
+  }
+  return true;
+}
+
 Status LocalArtifactStore::Delete(const std::string& key) {
   RETURN_IF_ERROR(ValidateArtifactKey(key));
   const std::string context = "delete " + Location(key);
   auto resolved = Resolve(root_fd_, key, false);
   if (!resolved.ok()) return resolved.status().WithContext(context);
-  const Resolved& r = *resolved;
-  if (r.missing) return Status::Ok();
-  auto existing = StatName(r);
-  if (!existing.ok()) return existing.status().WithContext(context);
-  if (!existing->has_value()) return Status::Ok();
-  if (::unlinkat(r.Parent(), r.Name().c_str(), 0) != 0 && errno != ENOENT) {
-    return Unavailable(context + ": " + Errno());
-  }
-  // Prune folders left empty, deepest first; removing a folder that still has entries fails
-  // harmlessly and ends the walk.
-  for (std::size_t i = r.folders.size(); i-- > 0;) {
-    const int parent = i == 0 ? root_fd_ : r.folders[i - 1].get();
-    if (::unlinkat(parent, r.segments[i].c_str(), AT_REMOVEDIR) != 0) break;
-  }
+  if (resolved->missing) return Status::Ok();
+  auto removed = UnlinkName(*resolved);
+  if (!removed.ok()) return removed.status().WithContext(context);
+  if (*removed) PruneEmptyFolders(*resolved, 0);
   return Status::Ok();
+}
+
+std::vector<Status> LocalArtifactStore::DeleteMany(const std::vector<std::string>& keys) {
+  std::vector<Status> out;
+  out.reserve(keys.size());
+  Resolved open;  // the folders of the last key, kept while the next keys share them
+  open.root_fd = root_fd_;
+  bool removed_here = false;  // a file went from the folders in `open`: prune when leaving them
+  for (const std::string& key : keys) {
+    if (Status valid = ValidateArtifactKey(key); !valid.ok()) {
+      out.push_back(std::move(valid));
+      continue;
+    }
+    std::vector<std::string> segments = Segments(key);
+    std::size_t shared = 0;
+    while (shared < open.folders.size() && shared + 1 < segments.size() &&
+           open.segments[shared] == segments[shared]) {
+      ++shared;
+    }
+    if (shared < open.folders.size()) {
+      if (removed_here) PruneEmptyFolders(open, shared);
+      open.folders.resize(shared);
+      removed_here = false;
+    }
+    open.segments = std::move(segments);
+    const std::string context = "delete " + Location(key);
+    if (Status st = Descend(open, shared, false); !st.ok()) {
+      out.push_back(st.WithContext(context));
+      continue;
+    }
+    if (open.missing) {
+      out.push_back(Status::Ok());
+      continue;
+    }
+    auto removed = UnlinkName(open);
+    if (!removed.ok()) {
+      out.push_back(removed.status().WithContext(context));
+      continue;
+    }
+    removed_here = removed_here || *removed;
+    out.push_back(Status::Ok());
+  }
+  if (removed_here) PruneEmptyFolders(open, 0);
+  return out;
 }
 
 Result<std::optional<std::int64_t>> LocalArtifactStore::Size(const std::string& key) {

@@ -29,6 +29,9 @@ class LocalArtifactStore final : public ArtifactStore {
   LocalArtifactStore& operator=(const LocalArtifactStore&) = delete;
 
   Status Delete(const std::string& key) override;
+  // One pass over `keys`: the folders that consecutive keys share are opened once, and folders
+  // left empty are pruned when the pass leaves them (as Delete prunes after each key).
+  std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override;
   Result<std::optional<std::int64_t>> Size(const std::string& key) override;
   // Writes a uniquely named temporary file beside the key (a name with a backslash, which no
   // valid key can take), syncs it and renames it over the key; on any failure the temporary file

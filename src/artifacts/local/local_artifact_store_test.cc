@@ -9,6 +9,7 @@
 #include <iterator>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace retention {
 namespace {
@@ -162,6 +163,36 @@ TEST_F(LocalArtifactStoreTest, Issue8Defect5KeyWhoseLastSegmentIsASymlinkIsRefus
   EXPECT_EQ(store_->Delete("a/leaf.bin").code(), StatusCode::kFailedPrecondition);
   EXPECT_EQ(Read(victim), "precious");
   EXPECT_TRUE(fs::is_symlink(root_ / "a/leaf.bin")) << "a refused key changes nothing";
+}
+
+// DeleteMany answers for each key as Delete would, in order, and leaves the same tree: files gone,
+// folders that it emptied removed, others kept; a bad key or a link fails alone.
+TEST_F(LocalArtifactStoreTest, DeleteManyAnswersPerKeyAndPrunesWhatItEmptied) {
+  const fs::path victim = MakeOutsideFile("victim.bin", "precious");
+  for (const char* key :
+       {"s/1/in", "s/1/out", "s/2/in", "s/2/deep/x", "s/3/in", "t/9/keep", "u/only"}) {
+    ASSERT_TRUE(store_->Put(key, "x").ok()) << key;
+  }
+  fs::create_directories(root_ / "v");
+  fs::create_directory_symlink(Outside(), root_ / "v/link");
+  fs::create_directories(root_ / "e/empty");  // emptied by nobody: not this pass's to prune
+  const std::vector<std::string> keys = {"s/1/in",   "s/1/out", "s/2/deep/x",        "s/2/in",
+                                         "s/1/gone", "a/../b",  "v/link/victim.bin", "t/9/nothing",
+                                         "s/3/in",   "u/only"};
+  const std::vector<Status> got = store_->DeleteMany(keys);
+  ASSERT_EQ(got.size(), keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    const StatusCode want = keys[i] == "a/../b"              ? StatusCode::kInvalidArgument
+                            : keys[i] == "v/link/victim.bin" ? StatusCode::kFailedPrecondition
+                                                             : StatusCode::kOk;
+    EXPECT_EQ(got[i].code(), want) << keys[i] << ": " << got[i].message();
+  }
+  EXPECT_EQ(Read(victim), "precious");
+  EXPECT_EQ(Names(root_), (std::set<std::string>{"e", "t", "v"})) << "s/ and u/ were emptied";
+  EXPECT_EQ(Names(root_ / "t/9"), (std::set<std::string>{"keep"}));
+  EXPECT_TRUE(fs::is_directory(root_ / "e/empty"));
+  EXPECT_TRUE(fs::is_symlink(root_ / "v/link"));
+  EXPECT_TRUE(store_->DeleteMany({}).empty());
 }
 
 }  // namespace
