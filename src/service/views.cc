@@ -46,16 +46,21 @@ Result<LogState> LogRetentionOf(SqlConnection& conn, const ServiceContext& ctx,
                                 std::int64_t challenge_id) {
   ASSIGN_OR_RETURN(
       auto c, conn.QueryOne("SELECT c.retention_policy_consent, c.log_retention_days_override, "
-                            "c.start_date, (SELECT MAX(end_date) FROM phases WHERE "
-                            "challenge_id = c.id) FROM challenges c WHERE c.id = ?",
+                            "c.start_date FROM challenges c WHERE c.id = ?",
                             {challenge_id}));
   LogState s;
   s.group = LogGroupName(challenge_id, ctx.settings.environment);
   if (!c) return s;
-  const int days = c->IsNull(1) ? ctx.settings.default_days : static_cast<int>(c->Int(1));
+  std::optional<int> override_days;
+  if (auto d = c->OptInt(1)) override_days = static_cast<int>(*d);
+  ASSIGN_OR_RETURN(std::optional<LogHorizon> horizon,
+                   ReadLogHorizon(conn, ctx.settings, challenge_id, override_days));
   ASSIGN_OR_RETURN(std::optional<TimePoint> lines_since, LogGroupOrigin(conn, s.group));
-  const auto desired = DesiredLogRetention(c->Bool(0), OptTime(*c, 3), OptTime(*c, 2), lines_since,
-                                           days, ctx.clock->Now());
+  const auto desired = DesiredLogRetention(
+      c->Bool(0), horizon ? std::optional<TimePoint>(horizon->latest_phase_end) : std::nullopt,
+      OptTime(*c, 2), lines_since,
+      horizon ? horizon->retention_days : override_days.value_or(ctx.settings.default_days),
+      ctx.clock->Now());
   s.desired = desired.days;
   s.explanation = desired.explanation;
   ASSIGN_OR_RETURN(auto st, conn.QueryOne("SELECT applied_days, applied_known, state, last_error "

@@ -223,6 +223,16 @@ INSERT INTO log_group_origins (group_name, first_seen_at)
              WHERE action = 'log_retention_applied' GROUP BY challenge_id) e
     ON e.challenge_id = s.challenge_id;
 )sql",
+      // 5: phase policies (R1): an admin's retention days for one phase, or `keep` (never
+      // deleted), each with its reason. Days and keep exclude each other; a reason goes with
+      // either.
+      R"sql(
+ALTER TABLE phases ADD COLUMN retention_days INTEGER
+  CHECK (retention_days BETWEEN 1 AND 3653);
+ALTER TABLE phases ADD COLUMN retention_policy TEXT
+  CHECK (retention_policy IN ('keep'));
+ALTER TABLE phases ADD COLUMN retention_policy_reason TEXT;
+)sql",
   };
   return kMigrations;
 }
