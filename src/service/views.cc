@@ -151,16 +151,22 @@ json CountsJson(const Counts& c) {
 }
 
 Result<json> PhasesJson(SqlConnection& conn, std::int64_t challenge_id) {
-  ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id, name, start_date, end_date, is_public FROM "
-                                         "phases WHERE challenge_id = ? ORDER BY id",
-                                         {challenge_id}));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn.Query("SELECT id, name, start_date, end_date, is_public, retention_days, "
+                              "retention_policy, retention_policy_reason FROM phases WHERE "
+                              "challenge_id = ? ORDER BY id",
+                              {challenge_id}));
   json phases = json::array();
   for (const auto& r : rows) {
+    // The phase policy (R1): retention days or "keep", null when none is set.
     phases.push_back({{"id", r.Int(0)},
                       {"name", r.Text(1)},
                       {"start_date", JsonTime(OptTime(r, 2))},
                       {"end_date", JsonTime(OptTime(r, 3))},
-                      {"is_public", r.Bool(4)}});
+                      {"is_public", r.Bool(4)},
+                      {"retention_days", r.IsNull(5) ? json() : json(r.Int(5))},
+                      {"retention_policy", r.IsNull(6) ? json() : json(r.Text(6))},
+                      {"retention_policy_reason", r.IsNull(7) ? json() : json(r.Text(7))}});
   }
   return phases;
 }
