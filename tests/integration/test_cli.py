@@ -420,6 +420,54 @@ class PhasePolicyTests(WorkspaceTest):
             self.assertEqual(self.ws.dump(), before, args)
 
 
+class PhasePolicyImportTests(WorkspaceTest):
+    """A phase's optional "retention_days": N or "policy": "keep" in the import file (section 7)."""
+
+    def test_imported_policies_set_the_dates_and_are_audited(self):
+        c = self.data.challenge(1)
+        days = self.data.phase(c, end_days_ago=40, submissions=1)
+        days["retention_days"] = 7
+        kept = self.data.phase(c, end_days_ago=40, submissions=1)
+        kept["policy"] = "keep"
+        kept["policy_reason"] = "baseline phase"
+        plain = self.data.phase(c, end_days_ago=40, submissions=1)
+        self.data.load()
+        rows = dict(self.ws.sql("SELECT phase_id, retention_eligible_date FROM submissions"))
+        end = self.ws.sql("SELECT end_date FROM phases WHERE id = ?", (days["id"],))[0][0]
+        self.assertEqual(rows[days["id"]], end + 7 * 86400)
+        self.assertIsNone(rows[kept["id"]])
+        self.assertEqual(rows[plain["id"]], end + 30 * 86400)
+        policies = self.ws.sql("SELECT id, retention_days, retention_policy, retention_policy_reason "
+                               "FROM phases ORDER BY id")
+        self.assertEqual(policies, [(days["id"], 7, None, "imported"),
+                                    (kept["id"], None, "keep", "baseline phase"),
+                                    (plain["id"], None, None, None)])
+        events = [e for e in self.ws.json("audit", "list", "--challenge-id", "1")["events"]
+                  if e["action"] == "phase_policy_set"]
+        self.assertEqual(len(events), 2)
+        self.assertIn("baseline phase", events[1]["notes"])
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_bad_policy_values_are_refused_naming_the_field_and_import_nothing(self):
+        self.data.challenge(5)
+        self.data.load()
+        before = self.ws.dump()
+        bad = [({"retention_days": 0}, "retention_days"), ({"retention_days": 3654}, "retention_days"),
+               ({"retention_days": "7"}, "retention_days"), ({"retention_days": 7.5}, "retention_days"),
+               ({"policy": "forever"}, "policy"), ({"policy": "keep", "retention_days": 7}, "policy"),
+               ({"policy_reason": "why"}, "policy_reason"),
+               ({"policy": "keep", "policy_reason": ""}, "policy_reason")]
+        for extra, field in bad:
+            phase = {"id": 99, "name": "p", "end_date": "2026-01-01T00:00:00Z"}
+            phase.update(extra)
+            data = {"challenges": [{"id": 9, "title": "t", "host_team": 1, "phases": [phase]}]}
+            r = self.ws.run("import", self.ws.write("bad-policy.json", data))
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn("$.challenges[0].phases[0]." + field, r.stderr, extra)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertEqual(self.ws.dump(), before, extra)
+
+
 class BadInputTests(WorkspaceTest):
     def setUp(self):
         super().setUp()
