@@ -384,6 +384,20 @@ class PhasePolicyTests(WorkspaceTest):
         for sid in self.sids:
             self.assertIn("eligible_date_changed", skipped[sid])
 
+    def test_log_retention_follows_the_latest_end_plus_d_of_unkept_private_phases(self):
+        def log():
+            return self.ws.json("status", "--challenge-id", "1")["challenges"][0]["log_retention"]
+        self.ws.run("jobs", "run", "reconcile_log_retention", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (30, 30))
+        # E moves 400 days past the phase's end: from the challenge start (200 days ago) to E.
+        self.ws.run("phase-policy", self.pid, "--days", "400", "--reason", "long", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (731, 731))
+        # A kept phase sets no E: the other phase's E (passed) gives D again.
+        self.ws.run("phase-policy", self.pid, "--keep", "--reason", "kept", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (30, 30))
+        self.ws.run("phase-policy", str(self.other["id"]), "--keep", "--reason", "kept", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (None, None))
+
     def test_each_set_and_clear_is_an_audited_admin_event(self):
         self.ws.run("phase-policy", self.pid, "--days", "7", "--reason", "r1", check=0)
         self.ws.run("phase-policy", self.pid, "--keep", "--reason", "r2", check=0)
