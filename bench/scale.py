@@ -19,15 +19,19 @@ MiB = 1024
 NOW = data.parse_time(bl.NOW_ISO)
 
 # The sweep's batch statements, copied from src/service/sweep.cc (kSameDate, kLaterDates and their
-# per-challenge variants, each followed by kColumns). Keep them in step with that file.
+# per-challenge variants, each followed by kColumns; kHeldSameDate and kHeldLaterDates, which list
+# a challenge on hold). Keep them in step with that file.
 K_COLUMNS = """
 SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes
+       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes, p.retention_days,
+       p.retention_policy
 FROM b
 JOIN phases p ON p.id = b.phase_id
 JOIN challenges c ON c.id = b.challenge_id
 LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
+  AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
+  AND p.retention_policy IS NULL
 ORDER BY b.retention_eligible_date, b.id, a.id
 """
 
@@ -54,6 +58,21 @@ K_LATER_DATES_CHALLENGE = batch_cte(
     "s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?",
     "s.retention_eligible_date, s.id")
 
+
+def held_listing(where):
+    """One page of the listing of a challenge on hold: ids and dates from the index alone."""
+    return """
+SELECT s.id, s.retention_eligible_date FROM submissions s
+WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+  AND s.challenge_id = ? AND %s
+ORDER BY s.retention_eligible_date, s.id LIMIT ?
+""" % where
+
+
+K_HELD_SAME_DATE = held_listing("s.retention_eligible_date = ? AND s.id > ?")
+K_HELD_LATER_DATES = held_listing(
+    "s.retention_eligible_date > ? AND s.retention_eligible_date <= ?")
+
 # The floor of update-dates: R2 for every live row in one set-based UPDATE (the product's own
 # statement, without the process around it).
 RECOMPUTE_SQL = """
@@ -62,9 +81,11 @@ UPDATE submissions SET
   retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
-  SELECT p.id AS phase_id, COALESCE(c.log_retention_days_override, 30) AS days,
+  SELECT p.id AS phase_id, COALESCE(p.retention_days, c.log_retention_days_override, 30) AS days,
          CASE WHEN c.retention_policy_consent = 1 AND p.end_date IS NOT NULL AND p.is_public = 0
-              THEN p.end_date + 86400 * COALESCE(c.log_retention_days_override, 30) END AS eligible
+                   AND p.retention_policy IS NULL
+              THEN p.end_date + 86400 * COALESCE(p.retention_days, c.log_retention_days_override,
+                                                 30) END AS eligible
   FROM phases p JOIN challenges c ON c.id = p.challenge_id) AS x
 WHERE submissions.phase_id = x.phase_id AND submissions.is_artifact_deleted = 0
   AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible
@@ -192,10 +213,13 @@ def query_plans(db):
              ("later dates (kLaterDates + kColumns)", K_LATER_DATES, (date, NOW, 200)),
              ("same date, one challenge", K_SAME_DATE_CHALLENGE, (1, date, 0, 200)),
              ("later dates, one challenge", K_LATER_DATES_CHALLENGE, (1, date, NOW, 200))]
+    held = [("held challenge's listing, same date", K_HELD_SAME_DATE, (1, date, 0, 4096)),
+            ("held challenge's listing, later dates", K_HELD_LATER_DATES, (1, date, NOW, 4096))]
     ok = True
-    for label, head, params in plans:
+    for label, head, params in plans + held:
         print("  %s:" % label)
-        rows = con.execute("EXPLAIN QUERY PLAN " + head + K_COLUMNS, params).fetchall()
+        sql = head if (label, head, params) in held else head + K_COLUMNS
+        rows = con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         for _, parent, _, detail in rows:
             print("    %s" % detail)
         if head is K_SAME_DATE:
@@ -205,6 +229,12 @@ def query_plans(db):
             found = any(r[3] in want for r in rows)
             ok = ok and found
             print("    -> %s (or id>?): %s" % (want[0], bl.verdict(found)))
+        if head is K_HELD_LATER_DATES:
+            # Index only: the listing must not read the submissions' rows.
+            found = any("USING COVERING INDEX submission_sweep_challenge" in r[3] for r in rows)
+            ok = ok and found
+            print("    -> SEARCH s USING COVERING INDEX submission_sweep_challenge: %s"
+                  % bl.verdict(found))
     con.close()
     return ok
 

@@ -244,6 +244,8 @@ TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
   SweptSubmission s{7, 3, {}, 0};
   s.artifacts.push_back({"stdout_file", "a \"quoted\" key\\with\tcontrol \xc3\xa9", 12});
   s.artifacts.push_back({"input_file", "k/2", 1LL << 40});
+  s.artifacts.push_back({"stderr_file", "plain ~/ key (1).txt", 0});
+  s.artifacts.push_back({"stderr_file", "del\x7f and \x1f", 0});
   s.bytes = 12 + (1LL << 40);
   std::string out;
   AppendSweptSubmissionJson(out, s);

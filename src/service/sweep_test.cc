@@ -27,6 +27,7 @@ class InMemoryArtifactStore final : public ArtifactStore {
   }
   Result<std::optional<std::int64_t>> Size(const std::string& key) override {
     std::lock_guard<std::mutex> l(mu_);
+    if (failing_.count(key) != 0) return Unavailable("size " + key + ": injected failure");
     auto it = objects_.find(key);
     if (it == objects_.end()) return std::optional<std::int64_t>();
     return std::optional<std::int64_t>(static_cast<std::int64_t>(it->second.size()));
@@ -42,6 +43,7 @@ class InMemoryArtifactStore final : public ArtifactStore {
     return objects_.size();
   }
   void Fail(const std::string& key) { failing_.insert(key); }
+  void Heal() { failing_.clear(); }
   std::function<void(const std::string&)> on_delete;
 
  private:
@@ -184,6 +186,30 @@ TEST_F(SweepTest, AHeldChallengeIsCrossedInFewBatches) {
   EXPECT_EQ(store_.count(), 1000U);  // the held challenge's files, all there
 }
 
+// Issue 9 (held shape): a sweep of every challenge lists a challenge on hold from its index alone
+// (ids and dates), far cheaper than reading its rows with their phase and challenge as the dry
+// run does, and still reports every one of them as skipped with the reason.
+TEST_F(SweepTest, AHeldChallengeIsListedFromItsIndex) {
+  AddChallenge(1, 3000, /*on_hold=*/true);
+  AddChallenge(2, 20);
+  SweepReport dry;
+  const std::int64_t read_rows = StepsOf(DryRun(), &dry);
+  SweepOptions o;
+  o.keep_items = false;
+  o.max_listed_problems = 5000;
+  SweepReport r;
+  const std::int64_t listed = StepsOf(o, &r);
+  EXPECT_EQ(r.skipped_count, 3000);
+  ASSERT_EQ(r.skipped.size(), 3000U);
+  EXPECT_EQ(r.skipped.front().submission_id, 100000);
+  EXPECT_EQ(r.skipped.back().submission_id, 102999);
+  for (const auto& s : r.skipped) EXPECT_EQ(s.reason, "challenge_on_hold");
+  EXPECT_EQ(r.submissions_deleted, 20);
+  EXPECT_EQ(store_.count(), 6000U);
+  EXPECT_LT(static_cast<double>(listed), 0.5 * static_cast<double>(read_rows))
+      << "dry run " << read_rows << " steps, sweep " << listed;
+}
+
 // A per-challenge sweep seeks that challenge's rows: other challenges' candidates cost nothing.
 TEST_F(SweepTest, PerChallengeSweepDoesNotWalkOtherChallenges) {
   AddChallenge(1, 200);
@@ -214,7 +240,7 @@ TEST_F(SweepTest, SweepDeletesEveryCandidateOnceAndRecordsIt) {
   ASSERT_TRUE(row.ok());
   EXPECT_EQ((*row)->Int(0), 120);
   EXPECT_EQ((*row)->Int(1), 120);
-  auto intents = c->QueryOne("SELECT COUNT(*) FROM artifacts WHERE delete_started_at IS NOT NULL");
+  auto intents = c->QueryOne("SELECT COUNT(*) FROM sweep_intents");
   EXPECT_EQ((*intents)->Int(0), 0);
 }
 
@@ -230,16 +256,16 @@ TEST_F(SweepTest, AFailedDeleteIsRecordedAndLeavesNoIntent) {
   EXPECT_EQ(r.submissions_deleted, 2);
   auto c = db_->Lock();
   auto rows = c->Query(
-      "SELECT storage_key, state, attempts, last_error IS NOT NULL, "
-      "delete_started_at IS NULL FROM artifacts ORDER BY id");
+      "SELECT storage_key, state, attempts, last_error IS NOT NULL FROM artifacts ORDER BY id");
   ASSERT_TRUE(rows.ok());
   for (const auto& row : *rows) {
     const bool failing = row.Text(0) == "s/100001/stdout_file";
     EXPECT_EQ(row.Text(1), failing ? "failed" : "deleted") << row.Text(0);
     EXPECT_EQ(row.Int(2), 1);
     EXPECT_EQ(row.Bool(3), failing);
-    EXPECT_TRUE(row.Bool(4));
   }
+  auto intents = c->QueryOne("SELECT COUNT(*) FROM sweep_intents");
+  EXPECT_EQ((*intents)->Int(0), 0);
 }
 
 // An intent left by a killed run is resolved from storage before anything else, and never by
@@ -249,7 +275,8 @@ TEST_F(SweepTest, IntentsOfAnInterruptedRunAreRecordedFromStorageWithoutDeleting
   {
     auto c = db_->Lock();
     ASSERT_TRUE(
-        c->Exec("UPDATE artifacts SET delete_started_at = 1 WHERE submission_id = 100000").ok());
+        c->Exec("INSERT INTO sweep_intents (started_at, submission_ids) VALUES (1, '100000')")
+            .ok());
     ASSERT_TRUE(c->Exec("UPDATE challenges SET retention_policy_consent = 0, "
                         "retention_policy_consent_date = NULL")
                     .ok());
@@ -264,15 +291,70 @@ TEST_F(SweepTest, IntentsOfAnInterruptedRunAreRecordedFromStorageWithoutDeleting
   EXPECT_EQ(r.submissions_deleted, 0);
   EXPECT_EQ(store_.count(), 3U);  // nothing more was deleted
   auto c = db_->Lock();
-  auto rows = c->Query(
-      "SELECT storage_key, state, delete_started_at IS NULL FROM artifacts "
-      "WHERE submission_id = 100000 ORDER BY id");
+  auto rows =
+      c->Query("SELECT storage_key, state FROM artifacts WHERE submission_id = 100000 ORDER BY id");
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 2U);
   EXPECT_EQ((*rows)[0].Text(1), "deleted");
   EXPECT_EQ((*rows)[1].Text(1), "stored");
-  EXPECT_TRUE((*rows)[0].Bool(2));
-  EXPECT_TRUE((*rows)[1].Bool(2));
+  auto intents = c->QueryOne("SELECT COUNT(*) FROM sweep_intents");
+  EXPECT_EQ((*intents)->Int(0), 0) << "storage answered for every artifact: the intent is gone";
+}
+
+// An intent stays until storage has answered for each of its artifacts; a submission whose
+// files are all recorded gone is flagged by the recovery even when the run that deleted them
+// failed to flag it.
+TEST_F(SweepTest, AnIntentStaysUntilStorageAnswersAndTheRecoveryFlagsFinishedSubmissions) {
+  AddChallenge(1, 2);
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO sweep_intents (started_at, submission_ids) "
+                        "VALUES (1, '100000,100001')")
+                    .ok());
+    ASSERT_TRUE(
+        c->Exec("UPDATE artifacts SET state = 'deleted' WHERE submission_id = 100001").ok());
+    ASSERT_TRUE(c->Exec("UPDATE challenges SET retention_policy_consent = 0").ok());
+    ASSERT_TRUE(c->Exec("UPDATE submissions SET retention_eligible_date = NULL").ok());
+  }
+  ASSERT_TRUE(store_.Delete("s/100000/input_file").ok());
+  store_.Fail("s/100000/stdout_file");  // storage cannot answer for this one
+  SweepOptions o;
+  SweepReport r;
+  StepsOf(o, &r);
+  EXPECT_EQ(r.recovered_gone, 1);
+  EXPECT_EQ(r.recovered_present, 0);
+  auto flags = [&] {
+    auto c = db_->Lock();
+    auto rows = c->Query("SELECT is_artifact_deleted FROM submissions ORDER BY id");
+    EXPECT_TRUE(rows.ok());
+    std::vector<std::int64_t> out;
+    for (const auto& row : *rows) out.push_back(row.Int(0));
+    auto n = c->QueryOne("SELECT COUNT(*) FROM sweep_intents");
+    out.push_back((*n)->Int(0));
+    return out;
+  };
+  EXPECT_EQ(flags(), (std::vector<std::int64_t>{0, 1, 1})) << "flags of 100000, 100001; intents";
+  store_.Heal();
+  StepsOf(o, &r);
+  EXPECT_EQ(flags(), (std::vector<std::int64_t>{0, 1, 0}));
+  EXPECT_EQ(store_.count(), 3U) << "the recovery never deletes";
+}
+
+// A deletion intent that is not a list of ids stops the sweep before anything is deleted.
+TEST_F(SweepTest, AMalformedIntentStopsTheSweepBeforeItDeletes) {
+  AddChallenge(1, 2);
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO sweep_intents (started_at, submission_ids) "
+                        "VALUES (1, '100000,x')")
+                    .ok());
+  }
+  SweepOptions o;
+  auto r = RunSweep(ctx_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("deletion intent"), std::string::npos)
+      << r.status().message();
+  EXPECT_EQ(store_.count(), 4U);
 }
 
 TEST_F(SweepTest, APageOfThePlanEndsWithACursorThatTheNextPageContinues) {

@@ -1,5 +1,6 @@
 #include "service/views.h"
 
+#include <algorithm>
 #include <map>
 
 #include "domain/log_policy.h"
@@ -410,8 +411,20 @@ json SweptSubmissionJson(const SweptSubmission& s) {
 }
 
 namespace {
+// Appends `text` as a JSON string exactly as nlohmann's dump writes it. Printable ASCII other than
+// '"' and '\\' is written as it is (the common case: keys and kinds); anything else goes through
+// nlohmann (escapes, UTF-8 checked strictly).
 void AppendJsonString(std::string& out, const std::string& text) {
-  out += json(text).dump(-1, ' ', false, json::error_handler_t::strict);
+  const bool plain = std::all_of(text.begin(), text.end(), [](char ch) {
+    return ch >= 0x20 && ch <= 0x7e && ch != '"' && ch != '\\';
+  });
+  if (!plain) {
+    out += json(text).dump(-1, ' ', false, json::error_handler_t::strict);
+    return;
+  }
+  out += '"';
+  out += text;
+  out += '"';
 }
 }  // namespace
 

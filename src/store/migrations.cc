@@ -223,7 +223,30 @@ INSERT INTO log_group_origins (group_name, first_seen_at)
              WHERE action = 'log_retention_applied' GROUP BY challenge_id) e
     ON e.challenge_id = s.challenge_id;
 )sql",
-      // 5: phase policies (R1): an admin's retention days for one phase, or `keep` (never
+      // 5: a sweep's deletion intent per batch, not per artifact (issue 9, ADR 0005): one row,
+      // written in a committed transaction before the batch deletes anything, names the
+      // submissions whose artifacts it may delete; it goes in the transaction that records the
+      // outcomes. A row left by a crash or a failed record means "these files may be gone": the
+      // next sweep asks storage about every artifact of those submissions not recorded deleted.
+      // Intents of the per-artifact form (migration 2) are carried over.
+      R"sql(
+CREATE TABLE sweep_intents (
+  id INTEGER PRIMARY KEY,
+  started_at INTEGER NOT NULL,
+  submission_ids TEXT NOT NULL  -- decimal ids separated by ','
+);
+INSERT INTO sweep_intents (started_at, submission_ids)
+  SELECT MIN(delete_started_at), group_concat(DISTINCT submission_id) FROM artifacts
+  WHERE delete_started_at IS NOT NULL HAVING COUNT(*) > 0;
+UPDATE artifacts SET delete_started_at = NULL WHERE delete_started_at IS NOT NULL;
+DROP INDEX artifacts_deleting;
+-- is_artifact_deleted as a column too, so that the listing of a challenge on hold is served by
+-- the index alone (SQLite does not count a partial index's WHERE columns as covered).
+DROP INDEX submission_sweep_challenge;
+CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id,
+  is_artifact_deleted) WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
+)sql",
+      // 6: phase policies (R1): an admin's retention days for one phase, or `keep` (never
       // deleted), each with its reason. Days and keep exclude each other; a reason goes with
       // either.
       R"sql(

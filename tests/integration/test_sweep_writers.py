@@ -154,6 +154,13 @@ class BookkeepingSurvivesFailuresTest(unittest.TestCase):
         ws.run("consent", "1", "alice", "--withdraw", check=0)
         status = ws.json("status")
         self.assertEqual(status["overall"]["submissions"]["bytes_stored"], 0)
+        # The failed batch's intent stayed; the next sweep flags the submission whose files are
+        # all recorded gone, without consent and without deleting anything.
+        self.assertEqual(ws.sql("SELECT COUNT(*) FROM sweep_intents")[0][0], 1)
+        ws.run("cleanup")
+        flags = dict(ws.sql("SELECT id, is_artifact_deleted FROM submissions"))
+        self.assertEqual([flags[i] for i in ids], [1, 1, 1, 1])
+        self.assertEqual(ws.sql("SELECT COUNT(*) FROM sweep_intents")[0][0], 0)
 
     def test_a_sweep_killed_mid_batch_leaves_intents_that_the_next_sweep_records(self):
         # Kill while files are being deleted, then withdraw: the next sweep deletes nothing (no
@@ -168,7 +175,12 @@ class BookkeepingSurvivesFailuresTest(unittest.TestCase):
                 time.sleep(0.001)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
-            intents = ws.sql("SELECT COUNT(*) FROM artifacts WHERE delete_started_at IS NOT NULL")
+            # The killed batch's intent names its submissions; the recovery asks storage about
+            # each of their artifacts not recorded deleted.
+            named = [int(i) for (ids,) in ws.sql("SELECT submission_ids FROM sweep_intents")
+                     for i in ids.split(",")]
+            intents = [(sum(ws.sql("SELECT COUNT(*) FROM artifacts WHERE submission_id = %d AND "
+                                   "state <> 'deleted'" % i)[0][0] for i in named),)]
             files_before = ws.files()
             ws.run("consent", "1", "alice", "--withdraw", check=0)
             report = ws.json("cleanup")
