@@ -24,12 +24,14 @@ NOW = data.parse_time(bl.NOW_ISO)
 K_COLUMNS = """
 SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes
+       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes, p.retention_days,
+       p.retention_policy
 FROM b
 JOIN phases p ON p.id = b.phase_id
 JOIN challenges c ON c.id = b.challenge_id
 LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
   AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
+  AND p.retention_policy IS NULL
 ORDER BY b.retention_eligible_date, b.id, a.id
 """
 
@@ -79,9 +81,11 @@ UPDATE submissions SET
   retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
-  SELECT p.id AS phase_id, COALESCE(c.log_retention_days_override, 30) AS days,
+  SELECT p.id AS phase_id, COALESCE(p.retention_days, c.log_retention_days_override, 30) AS days,
          CASE WHEN c.retention_policy_consent = 1 AND p.end_date IS NOT NULL AND p.is_public = 0
-              THEN p.end_date + 86400 * COALESCE(c.log_retention_days_override, 30) END AS eligible
+                   AND p.retention_policy IS NULL
+              THEN p.end_date + 86400 * COALESCE(p.retention_days, c.log_retention_days_override,
+                                                 30) END AS eligible
   FROM phases p JOIN challenges c ON c.id = p.challenge_id) AS x
 WHERE submissions.phase_id = x.phase_id AND submissions.is_artifact_deleted = 0
   AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible

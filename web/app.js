@@ -695,8 +695,10 @@ class ChallengePage {
             h('th', { scope: 'row' }, p.name),
             h('td', {}, p.end_date ? fmtDay(p.end_date) : 'open-ended'),
             h('td', {}, p.is_public ? 'public' : 'private'),
-            h('td', {}, p.is_public ? 'never (public)' : !p.end_date ? 'never (no end date)'
-              : !has ? 'never (no consent)' : fmtDay(addDays(p.end_date, days))))))))));
+            h('td', { testid: 'phase-deletable-from' }, p.retention_policy === 'keep' ? `never (kept${p.retention_policy_reason ? `: ${p.retention_policy_reason}` : ''})`
+              : p.is_public ? 'never (public)' : !p.end_date ? 'never (no end date)'
+              : !has ? 'never (no consent)'
+              : `${fmtDay(addDays(p.end_date, p.retention_days ?? days))}${p.retention_days ? ` (phase: ${plural(p.retention_days, 'day')})` : ''}`))))))));
   }
 
   // -- forecast ---------------------------------------------------------------------------
@@ -746,6 +748,7 @@ class ChallengePage {
       h('h2', { id: 'admin-heading' }, 'Administration'),
       h('div', { class: 'admin-forms' },
         this.buildOverrideForm(pol),
+        (info?.phases || []).length > 0 && this.buildPhasePolicyForm(info.phases),
         this.buildHoldForm(pol)),
       h('p', { class: 'help' }, 'Jobs can be run by hand on the ', h('a', { href: '#/admin' }, 'Admin page'), '.'));
   }
@@ -809,6 +812,73 @@ class ChallengePage {
         h('div', { class: 'field grow' }, h('label', { for: reasonId }, 'Reason (required)'), reason)),
       error,
       h('div', { class: 'actions' }, submit, clear));
+  }
+
+  // A phase's policy (R1): its own retention days, keep (never deleted), or cleared; a reason is
+  // required and kept in the audit ledger.
+  buildPhasePolicyForm(phases) {
+    const phaseId = nextId('phase-policy-phase');
+    const modeId = nextId('phase-policy-mode');
+    const daysId = nextId('phase-policy-days');
+    const reasonId = nextId('phase-policy-reason');
+    const phase = h('select', { id: phaseId, testid: 'phase-policy-phase' },
+      phases.map((p) => h('option', { value: String(p.id) }, `${p.name} (${p.retention_policy === 'keep' ? 'kept'
+        : p.retention_days ? plural(p.retention_days, 'day') : 'no policy'})`)));
+    const mode = h('select', { id: modeId, testid: 'phase-policy-mode' },
+      h('option', { value: 'days' }, 'Retention days'), h('option', { value: 'keep' }, 'Keep (never delete)'),
+      h('option', { value: 'clear' }, 'Clear policy'));
+    const days = h('input', { id: daysId, testid: 'phase-policy-days', type: 'number', inputmode: 'numeric', min: 1, max: 3653, step: 1 });
+    const reason = h('input', { id: reasonId, testid: 'phase-policy-reason', type: 'text', required: true, maxlength: 500, 'aria-required': 'true' });
+    const error = h('p', { class: 'error', role: 'alert', testid: 'phase-policy-error', hidden: true });
+    const submit = h('button', { type: 'submit', class: 'primary', testid: 'phase-policy-submit' }, 'Save phase policy');
+    let busy = false;
+    return h('form', {
+      class: 'subform', testid: 'phase-policy-form', novalidate: true,
+      on: {
+        submit: async (e) => {
+          e.preventDefault();
+          if (busy) return;
+          error.hidden = true;
+          const body = { reason: reason.value.trim() };
+          if (mode.value === 'days') {
+            const n = Number(days.value);
+            if (!days.value || !Number.isInteger(n) || n < 1 || n > 3653) {
+              showError(error, 'Days must be a whole number from 1 to 3653.', days);
+              return;
+            }
+            body.days = n;
+          } else {
+            body[mode.value] = true;
+          }
+          if (!body.reason) {
+            showError(error, 'A reason is required; it is kept in the audit ledger.', reason);
+            return;
+          }
+          busy = true;
+          submit.disabled = true;
+          submit.textContent = 'Saving…';
+          try {
+            await api(`/api/phases/${encodeURIComponent(phase.value)}/policy`, { method: 'POST', body });
+            toast('Phase policy saved.');
+            await this.refresh('phase-policy-submit');
+          } catch (err) {
+            showError(error, err.message);
+            submit.disabled = false;
+            submit.textContent = 'Save phase policy';
+          } finally {
+            busy = false;
+          }
+        },
+      },
+    },
+      h('h3', {}, 'Phase policy'),
+      h('div', { class: 'row' },
+        h('div', { class: 'field' }, h('label', { for: phaseId }, 'Phase'), phase),
+        h('div', { class: 'field' }, h('label', { for: modeId }, 'Policy'), mode),
+        h('div', { class: 'field' }, h('label', { for: daysId }, 'Days (1–3653)'), days)),
+      h('div', { class: 'field grow' }, h('label', { for: reasonId }, 'Reason (required)'), reason),
+      error,
+      h('div', { class: 'actions' }, submit));
   }
 
   buildHoldForm(pol) {

@@ -192,6 +192,7 @@ struct Api::Impl {
         {{"POST", "/api/challenges/{pk}/events", Access::kAdmin}, &Impl::ChallengeEvent},
         {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin}, &Impl::PostPhase},
         {{"PATCH", "/api/phases/{id}", Access::kAdmin}, &Impl::PatchPhase},
+        {{"POST", "/api/phases/{id}/policy", Access::kAdmin}, &Impl::PhasePolicyRoute},
         {{"POST", "/api/phases/{id}/submissions", Access::kAdmin}, &Impl::PostSubmission},
         {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin}, &Impl::PostArtifact},
         {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin},
@@ -601,6 +602,43 @@ struct Api::Impl {
     return Json(200, {{"challenge_id", c.Id("pk")},
                       {"log_retention_days_override", days ? json(*days) : json()},
                       {"reason", reason->value_or("")}});
+  }
+
+  // Body: exactly one of {"days": 1..3653}, {"keep": true}, {"clear": true}, and a "reason".
+  HttpResponse PhasePolicyRoute(Call& c) {
+    if (auto s = CheckFields(c.body, {"days", "keep", "clear", "reason"}); !s.ok()) {
+      return FromStatus(s);
+    }
+    const int modes = (c.body.contains("days") ? 1 : 0) + (c.body.contains("keep") ? 1 : 0) +
+                      (c.body.contains("clear") ? 1 : 0);
+    if (modes != 1) return JsonError(400, "give exactly one of 'days', 'keep' or 'clear'");
+    PhasePolicy policy;
+    if (c.body.contains("days")) {
+      if (!c.body["days"].is_number_integer()) {
+        return JsonError(400, "'days' must be an integer 1-3653");
+      }
+      const auto d = c.body["days"].get<std::int64_t>();
+      if (d < kMinRetentionDays || d > kMaxRetentionDays) {
+        return JsonError(400, "'days' " + std::to_string(d) + " is out of range 1-3653");
+      }
+      policy.days = static_cast<int>(d);
+    }
+    for (const char* flag : {"keep", "clear"}) {
+      if (c.body.contains(flag) && c.body[flag] != true) {
+        return JsonError(400, std::string("'") + flag + "' must be true");
+      }
+    }
+    policy.keep = c.body.contains("keep");
+    auto reason = OptString(c.body, "reason");
+    if (!reason.ok()) return FromStatus(reason.status());
+    if (!*reason || (*reason)->empty()) return JsonError(400, "'reason' is required");
+    if (auto s = SetPhasePolicy(ctx, c.Id("id"), policy, **reason, c.user.username); !s.ok()) {
+      return FromStatus(s);
+    }
+    return Json(200, {{"phase_id", c.Id("id")},
+                      {"retention_days", policy.days ? json(*policy.days) : json()},
+                      {"retention_policy", policy.keep ? json("keep") : json()},
+                      {"reason", **reason}});
   }
 
   HttpResponse ChallengeHold(Call& c) {

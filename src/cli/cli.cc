@@ -24,6 +24,16 @@ namespace {
 
 using nlohmann::json;
 
+// ", kept: REASON", ", 7 retention days: REASON" or "" for a phase of the status view.
+std::string PhasePolicyText(const json& p) {
+  if (p["retention_policy"] == "keep") return ", kept: " + Str(p["retention_policy_reason"]);
+  if (!p["retention_days"].is_null()) {
+    return ", " + Str(p["retention_days"]) +
+           " retention days: " + Str(p["retention_policy_reason"]);
+  }
+  return "";
+}
+
 void PrintStatusText(const json& j) {
   if (j.contains("overall")) {
     const auto& o = j["overall"];
@@ -54,7 +64,7 @@ void PrintStatusText(const json& j) {
     for (const auto& p : c["phases"]) {
       std::cout << "  phase " << p["id"] << " \"" << p["name"].get<std::string>() << "\": ends "
                 << Str(p["end_date"]) << (p["is_public"].get<bool>() ? ", public" : ", private")
-                << "\n";
+                << PhasePolicyText(p) << "\n";
     }
     const auto& s = c["submissions"];
     std::cout << "  submissions: " << s["total"] << " total, " << s["with_eligible_date"]
@@ -281,6 +291,52 @@ int RunCli(int argc, char** argv) {
         return Fail(outcome->error.WithContext(
             std::string(set_days ? "override stored, but " : "") + "applying log retention to " +
             outcome->log_group + " failed (the next reconcile retries)"));
+      }
+      return 0;
+    };
+  });
+
+  // phase-policy
+  auto* policy_cmd = cli.add_subcommand(
+      "phase-policy", "set a phase's retention days or keep, or clear its policy (admin)");
+  std::int64_t policy_phase = 0;
+  std::optional<int> policy_days;
+  bool policy_keep = false;
+  bool policy_clear = false;
+  std::string policy_reason;
+  policy_cmd->add_option("PHASE_ID", policy_phase)->required();
+  policy_cmd->add_option("--days", policy_days, "retention days (1-3653) for this phase");
+  policy_cmd->add_flag("--keep", policy_keep, "never delete this phase's submissions");
+  policy_cmd->add_flag("--clear", policy_clear, "remove the phase's policy");
+  policy_cmd->add_option("--reason", policy_reason, "why (stored in the audit log)")
+      ->check(Utf8Text());
+  policy_cmd->callback([&] {
+    action = [&]() -> int {
+      const int modes = (policy_days ? 1 : 0) + (policy_keep ? 1 : 0) + (policy_clear ? 1 : 0);
+      if (modes != 1) {
+        return Fail(InvalidArgument("phase-policy needs exactly one of --days N, --keep, --clear"));
+      }
+      if (policy_days) {
+        if (auto s = CheckDays(*policy_days); !s.ok()) return Fail(s);
+      }
+      if (policy_reason.empty()) return Fail(InvalidArgument("phase-policy needs --reason TEXT"));
+      auto app = OpenApp(g);
+      if (!app.ok()) return Fail(app.status());
+      const PhasePolicy policy{policy_days, policy_keep};
+      if (auto s = SetPhasePolicy((*app)->context(), policy_phase, policy, policy_reason, "cli");
+          !s.ok()) {
+        return Fail(s);
+      }
+      const std::string what = policy_keep   ? "keep"
+                               : policy_days ? std::to_string(*policy_days) + " retention days"
+                                             : "cleared";
+      if (g.json) {
+        PrintJson({{"phase_id", policy_phase},
+                   {"retention_days", policy_days ? json(*policy_days) : json()},
+                   {"retention_policy", policy_keep ? json("keep") : json()},
+                   {"reason", policy_reason}});
+      } else {
+        std::cout << "phase " << policy_phase << " policy: " << what << "\n";
       }
       return 0;
     };

@@ -19,6 +19,23 @@ std::string LogGroupName(std::int64_t challenge_id, std::string_view environment
   return name;
 }
 
+std::optional<LogHorizon> LatestLogHorizon(const std::vector<PhaseLogInput>& phases) {
+  std::optional<LogHorizon> best;
+  for (const PhaseLogInput& p : phases) {
+    if (!p.end || p.is_public || p.kept) continue;
+    const TimePoint e = *p.end + Days(p.retention_days);
+    if (!best) {
+      best = LogHorizon{*p.end, p.retention_days};
+      continue;
+    }
+    const TimePoint best_e = best->latest_phase_end + Days(best->retention_days);
+    if (e > best_e || (e == best_e && p.retention_days > best->retention_days)) {
+      best = LogHorizon{*p.end, p.retention_days};
+    }
+  }
+  return best;
+}
+
 DesiredLogPolicy DesiredLogRetention(bool has_consent, std::optional<TimePoint> latest_phase_end,
                                      std::optional<TimePoint> challenge_start,
                                      std::optional<TimePoint> lines_since, int retention_days,

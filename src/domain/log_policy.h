@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/time.h"
 
@@ -26,6 +27,26 @@ int RoundUpToAllowedDays(std::int64_t days);
 
 // Returns the worker log group of a challenge: "challenge-pk-{id}-{environment}-workers".
 std::string LogGroupName(std::int64_t challenge_id, std::string_view environment);
+
+// One phase's R8 inputs: its end date, visibility, whether its policy is `keep`, and its D (R1:
+// the phase's retention days, else the challenge's override, else the default).
+struct PhaseLogInput {
+  std::optional<TimePoint> end;
+  bool is_public = false;
+  bool kept = false;
+  int retention_days = 0;
+};
+
+// The phase that sets E = end + retention_days days.
+struct LogHorizon {
+  TimePoint latest_phase_end;
+  int retention_days = 0;
+};
+
+// R8. Returns the phase giving the latest E = end + D over the private phases with an end date
+// and no `keep` policy (on a tie in E, the larger D); nullopt when there is none (logs never
+// expire).
+std::optional<LogHorizon> LatestLogHorizon(const std::vector<PhaseLogInput>& phases);
 
 // The policy a log group should have.
 struct DesiredLogPolicy {

@@ -65,6 +65,30 @@ TEST(LogGroupNameTest, FollowsTheWorkerNamingScheme) {
   EXPECT_EQ(LogGroupName(12345, "staging"), "challenge-pk-12345-staging-workers");
 }
 
+TEST(LatestLogHorizonTest, TakesTheLatestEndPlusDOverPrivateUnkeptPhases) {
+  const TimePoint feb = T("2026-02-01T00:00:00Z");
+  const TimePoint mar = T("2026-03-01T00:00:00Z");
+  EXPECT_FALSE(LatestLogHorizon({}).has_value());
+  // A later end with a short D loses to an earlier end with a long one.
+  auto h = LatestLogHorizon({{mar, false, false, 7}, {feb, false, false, 90}});
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(FormatTime(h->latest_phase_end), "2026-02-01T00:00:00Z");
+  EXPECT_EQ(h->retention_days, 90);
+  // Kept, public and open-ended phases set no E.
+  h = LatestLogHorizon({{mar, false, true, 365},
+                        {mar, true, false, 365},
+                        {std::nullopt, false, false, 365},
+                        {feb, false, false, 30}});
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(FormatTime(h->latest_phase_end), "2026-02-01T00:00:00Z");
+  EXPECT_EQ(h->retention_days, 30);
+  EXPECT_FALSE(LatestLogHorizon({{mar, false, true, 30}}).has_value()) << "only a kept phase";
+  // The same E: the larger D wins, so the value after E keeps the lines longest.
+  h = LatestLogHorizon({{mar, false, false, 28}, {feb, false, false, 56}});
+  ASSERT_TRUE(h.has_value());
+  EXPECT_EQ(h->retention_days, 56);
+}
+
 TEST(DesiredLogRetentionTest, FollowsR8) {
   const TimePoint start = T("2026-01-01T00:00:00Z");
   const TimePoint end = T("2026-02-01T00:00:00Z");  // E = 2026-03-03 with D = 30

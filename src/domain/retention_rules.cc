@@ -15,6 +15,23 @@ Result<int> RetentionDays(std::optional<int> override_days, int default_days) {
   return days;
 }
 
+Result<int> RetentionDays(std::optional<int> phase_days, std::optional<int> override_days,
+                          int default_days) {
+  if (!phase_days) return RetentionDays(override_days, default_days);
+  if (*phase_days < kMinRetentionDays || *phase_days > kMaxRetentionDays) {
+    return InvalidArgument("phase retention days " + std::to_string(*phase_days) +
+                           " is out of range " + std::to_string(kMinRetentionDays) + "-" +
+                           std::to_string(kMaxRetentionDays));
+  }
+  return *phase_days;
+}
+
+std::optional<TimePoint> EligibleDate(bool has_consent, std::optional<TimePoint> phase_end,
+                                      bool phase_is_public, bool phase_kept, int retention_days) {
+  if (phase_kept) return std::nullopt;
+  return EligibleDate(has_consent, phase_end, phase_is_public, retention_days);
+}
+
 std::optional<TimePoint> EligibleDate(bool has_consent, std::optional<TimePoint> phase_end,
                                       bool phase_is_public, int retention_days) {
   if (!has_consent || !phase_end || phase_is_public) {
@@ -42,7 +59,7 @@ std::optional<TimePoint> DeletionDate(std::optional<TimePoint> eligible,
 
 SweepDecision DecideSweep(const SweepFacts& f, TimePoint now) {
   const std::optional<TimePoint> eligible =
-      EligibleDate(f.has_consent, f.phase_end, f.phase_is_public, f.retention_days);
+      EligibleDate(f.has_consent, f.phase_end, f.phase_is_public, f.phase_kept, f.retention_days);
   SweepDecision d;
   d.deletion_date = DeletionDate(eligible, f.notice_sent_at, f.notice_days);
   auto skip = [&d](SkipReason reason) {
@@ -52,6 +69,9 @@ SweepDecision DecideSweep(const SweepFacts& f, TimePoint now) {
   };
   if (!f.has_consent) {
     return skip(SkipReason::kNoConsent);
+  }
+  if (f.phase_kept) {
+    return skip(SkipReason::kPhaseKept);
   }
   if (f.phase_is_public) {
     return skip(SkipReason::kPhasePublic);
@@ -89,6 +109,8 @@ const char* SkipReasonName(SkipReason reason) {
       return "";
     case SkipReason::kNoConsent:
       return "no_consent";
+    case SkipReason::kPhaseKept:
+      return "phase_kept";
     case SkipReason::kPhasePublic:
       return "phase_public";
     case SkipReason::kNoEndDate:
@@ -115,6 +137,8 @@ std::string SkipReasonText(SkipReason reason) {
       return "nothing prevents deletion";
     case SkipReason::kNoConsent:
       return "the challenge's hosts have not consented to retention";
+    case SkipReason::kPhaseKept:
+      return "an admin set the submission's phase to keep";
     case SkipReason::kPhasePublic:
       return "the submission's phase is public";
     case SkipReason::kNoEndDate:

@@ -21,6 +21,13 @@ inline constexpr int kMaxRetentionDays = 3653;
 // is checked: config validation checks the default on its own.
 [[nodiscard]] Result<int> RetentionDays(std::optional<int> override_days, int default_days);
 
+// R1 with a phase policy: returns `phase_days` when an admin set retention days for the phase,
+// else RetentionDays(override_days, default_days). InvalidArgument (naming which value) when the
+// chosen value lies outside kMinRetentionDays..kMaxRetentionDays. A phase whose policy is `keep`
+// has no D at all: callers check that first (see EligibleDate's `phase_kept`).
+[[nodiscard]] Result<int> RetentionDays(std::optional<int> phase_days,
+                                        std::optional<int> override_days, int default_days);
+
 // R2. Returns a submission's eligible date: `phase_end` + `retention_days` days, when the challenge
 // has consent, the phase has an end date and the phase is not public; otherwise nullopt (never
 // eligible). Precondition: `retention_days` comes from RetentionDays(). A value outside
@@ -28,6 +35,13 @@ inline constexpr int kMaxRetentionDays = 3653;
 [[nodiscard]] std::optional<TimePoint> EligibleDate(bool has_consent,
                                                     std::optional<TimePoint> phase_end,
                                                     bool phase_is_public, int retention_days);
+
+// R2 with a phase policy: nullopt when `phase_kept` (the phase's policy is `keep`: never
+// eligible), else the same as the overload above.
+[[nodiscard]] std::optional<TimePoint> EligibleDate(bool has_consent,
+                                                    std::optional<TimePoint> phase_end,
+                                                    bool phase_is_public, bool phase_kept,
+                                                    int retention_days);
 
 // R4. Returns a submission's deletion date:
 //   - nullopt when it has no eligible date;
@@ -42,10 +56,11 @@ inline constexpr int kMaxRetentionDays = 3653;
 
 // What a sweep knows about one submission at the moment it considers deleting its artifacts.
 struct SweepFacts {
-  bool has_consent = false;                       // the challenge's consent is active now
-  std::optional<TimePoint> phase_end;             // the phase's current end_date
-  bool phase_is_public = false;                   // the phase's current is_public
-  int retention_days = 0;                         // D from RetentionDays() (R1)
+  bool has_consent = false;            // the challenge's consent is active now
+  std::optional<TimePoint> phase_end;  // the phase's current end_date
+  bool phase_is_public = false;        // the phase's current is_public
+  bool phase_kept = false;             // the phase's policy is `keep` now (R1)
+  int retention_days = 0;  // D from RetentionDays() (R1): the phase's days, override or default
   std::optional<TimePoint> stored_eligible_date;  // retention_eligible_date as stored
   bool challenge_on_hold = false;                 // legal hold on the challenge
   bool submission_on_hold = false;                // legal hold on the submission
@@ -57,6 +72,7 @@ struct SweepFacts {
 enum class SkipReason {
   kNone,
   kNoConsent,
+  kPhaseKept,
   kPhasePublic,
   kNoEndDate,
   kEligibleDateChanged,
@@ -77,9 +93,10 @@ struct SweepDecision {
 };
 
 // R5. Decides whether to delete a submission's artifacts at `now`. Checks, in this order, and
-// reports the first that fails: consent, phase not public, phase has an end date, the eligible date
-// recomputed from R2 equals the stored one, now >= eligible date, challenge not on hold, submission
-// not on hold, a notice was sent (when notice_days > 0), now >= deletion date (R4).
+// reports the first that fails: consent, phase not kept (policy `keep`), phase not public, phase
+// has an end date, the eligible date recomputed from R2 equals the stored one, now >= eligible
+// date, challenge not on hold, submission not on hold, a notice was sent (when notice_days > 0),
+// now >= deletion date (R4).
 [[nodiscard]] SweepDecision DecideSweep(const SweepFacts& f, TimePoint now);
 
 // Returns the stable snake_case name of a reason ("no_consent", "challenge_on_hold", ...), used

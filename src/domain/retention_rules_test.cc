@@ -54,6 +54,41 @@ TEST(RetentionDaysTest, RejectsValuesOutsideOneToTenYearsNamingThem) {
   }
 }
 
+TEST(RetentionDaysTest, PhaseDaysComeBeforeTheOverrideAndTheDefault) {
+  struct Case {
+    std::optional<int> phase_days;
+    std::optional<int> override_days;
+    int default_days;
+    int want;
+  };
+  const Case cases[] = {
+      {std::nullopt, std::nullopt, 30, 30},
+      {std::nullopt, 90, 30, 90},
+      {7, 90, 30, 7},
+      {7, std::nullopt, 30, 7},
+      {3653, 1, 30, 3653},
+      {1, 0, 3654, 1},
+  };
+  for (const auto& c : cases) {
+    auto d = RetentionDays(c.phase_days, c.override_days, c.default_days);
+    ASSERT_TRUE(d.ok()) << d.status().ToString();
+    EXPECT_EQ(*d, c.want) << "phase " << c.phase_days.value_or(-1);
+  }
+  for (int bad : {0, 3654, -5}) {
+    auto d = RetentionDays(bad, 30, 30);
+    ASSERT_FALSE(d.ok()) << bad;
+    EXPECT_NE(d.status().message().find("phase retention days"), std::string::npos)
+        << d.status().ToString();
+  }
+}
+
+TEST(EligibleDateTest, AKeptPhaseHasNoEligibleDate) {
+  const TimePoint end = T("2026-02-01T00:00:00Z");
+  EXPECT_EQ(Show(EligibleDate(true, end, false, /*phase_kept=*/true, 30)), "none");
+  EXPECT_EQ(Show(EligibleDate(true, end, false, /*phase_kept=*/false, 7)), "2026-02-08T00:00:00Z");
+  EXPECT_EQ(Show(EligibleDate(false, end, false, /*phase_kept=*/false, 7)), "none");
+}
+
 TEST(EligibleDateTest, FollowsR2) {
   const TimePoint end = T("2026-02-01T00:00:00Z");
   struct Case {
@@ -148,6 +183,16 @@ TEST(DecideSweepTest, ReportsTheFirstRuleThatProtectsASubmission) {
          f.challenge_on_hold = true;
        },
        now, SkipReason::kNoConsent, std::nullopt},
+      {"phase kept", [](SweepFacts& f) { f.phase_kept = true; }, now, SkipReason::kPhaseKept,
+       std::nullopt},
+      {"keep is refused even when the stored date and D still match",
+       [](SweepFacts& f) {
+         f.phase_kept = true;
+         f.notice_days = 0;
+       },
+       now, SkipReason::kPhaseKept, std::nullopt},
+      {"phase days changed D", [](SweepFacts& f) { f.retention_days = 60; }, now,
+       SkipReason::kEligibleDateChanged, T("2026-04-02T00:00:00Z")},
       {"phase made public", [](SweepFacts& f) { f.phase_is_public = true; }, now,
        SkipReason::kPhasePublic, std::nullopt},
       {"end date removed", [](SweepFacts& f) { f.phase_end = std::nullopt; }, now,
@@ -205,7 +250,7 @@ TEST(DecideSweepTest, ReportsTheFirstRuleThatProtectsASubmission) {
     EXPECT_EQ(Show(d.deletion_date), Show(c.want_deletion)) << c.name;
     seen.insert(d.reason);
   }
-  EXPECT_EQ(seen.size(), 10u) << "every reason, kNone included, is exercised";
+  EXPECT_EQ(seen.size(), 11u) << "every reason, kNone included, is exercised";
 }
 
 TEST(DecideSweepTest, NeverDeletesWithoutConsentWhateverElseHolds) {
@@ -231,6 +276,7 @@ TEST(SkipReasonTest, NamesAreStableSnakeCaseAndTextsAreSentences) {
   const Case cases[] = {
       {SkipReason::kNone, ""},
       {SkipReason::kNoConsent, "no_consent"},
+      {SkipReason::kPhaseKept, "phase_kept"},
       {SkipReason::kPhasePublic, "phase_public"},
       {SkipReason::kNoEndDate, "no_end_date"},
       {SkipReason::kEligibleDateChanged, "eligible_date_changed"},

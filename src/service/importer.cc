@@ -8,6 +8,7 @@
 
 #include "artifacts/artifact_store.h"
 #include "core/crypto.h"
+#include "domain/retention_rules.h"
 #include "notify/mail.h"
 #include "service/audit_log.h"
 #include "service/service.h"
@@ -255,9 +256,30 @@ class Importer {
     return Status::Ok();
   }
 
+  // A phase's optional policy: "retention_days": 1..3653 or "policy": "keep", not both.
+  static Result<PhasePolicy> ReadPhasePolicy(const Fields& f) {
+    PhasePolicy policy;
+    if (f.Has("retention_days")) {
+      const json& d = f.At("retention_days");
+      if (!d.is_number_integer() || d.get<std::int64_t>() < kMinRetentionDays ||
+          d.get<std::int64_t>() > kMaxRetentionDays) {
+        return InvalidArgument(f.Path("retention_days") + ": must be an integer 1-3653");
+      }
+      policy.days = static_cast<int>(d.get<std::int64_t>());
+    }
+    if (f.Has("policy")) {
+      if (f.At("policy") != "keep") return InvalidArgument(f.Path("policy") + ": must be \"keep\"");
+      if (policy.days) {
+        return InvalidArgument(f.Path("policy") + ": a phase has retention_days or keep, not both");
+      }
+      policy.keep = true;
+    }
+    return policy;
+  }
+
   Status ImportPhase(const Fields& f, std::int64_t challenge_id, ImportReport& report) {
-    RETURN_IF_ERROR(
-        f.CheckObject({"id", "name", "start_date", "end_date", "is_public", "submissions"}));
+    RETURN_IF_ERROR(f.CheckObject({"id", "name", "start_date", "end_date", "is_public",
+                                   "retention_days", "policy", "policy_reason", "submissions"}));
     ASSIGN_OR_RETURN(auto id, f.Id("id"));
     ASSIGN_OR_RETURN(auto name, f.Str("name", true, true));
     ASSIGN_OR_RETURN(auto start, f.Time("start_date", false));
@@ -266,11 +288,35 @@ class Importer {
     if (start && end && *end < *start) {
       return InvalidArgument(f.Path("end_date") + ": is before start_date");
     }
+    ASSIGN_OR_RETURN(PhasePolicy policy, ReadPhasePolicy(f));
+    ASSIGN_OR_RETURN(auto reason, f.Str("policy_reason", false, true));
+    const bool has_policy = policy.days || policy.keep;
+    if (!has_policy && f.Has("policy_reason")) {
+      return InvalidArgument(f.Path("policy_reason") + ": needs retention_days or policy");
+    }
+    if (has_policy && reason.empty()) reason = "imported";
     RETURN_IF_ERROR(Insert(
         conn_, f.path(), "phase " + std::to_string(id),
-        "INSERT INTO phases (id, challenge_id, name, start_date, end_date, "
-        "is_public) VALUES (?, ?, ?, ?, ?, ?)",
-        {id, challenge_id, name, OptTime(start), OptTime(end), std::int64_t{is_public ? 1 : 0}}));
+        "INSERT INTO phases (id, challenge_id, name, start_date, end_date, is_public, "
+        "retention_days, retention_policy, retention_policy_reason) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {id, challenge_id, name, OptTime(start), OptTime(end), std::int64_t{is_public ? 1 : 0},
+         policy.days ? SqlValue(std::int64_t{*policy.days}) : SqlNull(),
+         policy.keep ? SqlValue(std::string("keep")) : SqlNull(),
+         has_policy ? SqlValue(reason) : SqlNull()}));
+    if (has_policy) {
+      // Audited like an admin's phase-policy (R1); the dates follow from the import's recompute.
+      AuditEvent e;
+      e.ledger = "admin";
+      e.challenge_id = challenge_id;
+      e.actor = "import";
+      e.action = "phase_policy_set";
+      e.notes = "phase " + std::to_string(id) + ": " +
+                (policy.keep ? std::string("keep") : std::to_string(*policy.days) + " days") +
+                ": " + reason;
+      e.at = ctx_.clock->Now();
+      RETURN_IF_ERROR(AppendAuditEvent(conn_, std::move(e)).status());
+    }
     ASSIGN_OR_RETURN(const json* subs, f.Array("submissions"));
     for (std::size_t i = 0; i < subs->size(); ++i) {
       RETURN_IF_ERROR(ImportSubmission(Fields((*subs)[i], Indexed(f.Path("submissions"), i)), id,

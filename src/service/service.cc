@@ -301,6 +301,45 @@ Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::op
   return Status::Ok();
 }
 
+Status SetPhasePolicy(const ServiceContext& ctx, std::int64_t phase_id, const PhasePolicy& policy,
+                      const std::string& reason, const std::string& actor) {
+  if (policy.days && policy.keep) {
+    return InvalidArgument("a phase policy is either retention days or keep, not both");
+  }
+  if (policy.days && (*policy.days < kMinRetentionDays || *policy.days > kMaxRetentionDays)) {
+    return InvalidArgument("retention days " + std::to_string(*policy.days) +
+                           " is out of range 1-3653");
+  }
+  if (reason.empty()) return InvalidArgument("a reason is required for a phase policy");
+  const bool cleared = !policy.days && !policy.keep;
+  std::int64_t challenge_id = 0;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+    ASSIGN_OR_RETURN(auto row,
+                     conn->QueryOne("SELECT challenge_id FROM phases WHERE id = ?", {phase_id}));
+    if (!row) return NotFound("phase " + std::to_string(phase_id) + " does not exist");
+    challenge_id = row->Int(0);
+    RETURN_IF_ERROR(conn->Exec(
+        "UPDATE phases SET retention_days = ?, retention_policy = ?, retention_policy_reason = ? "
+        "WHERE id = ?",
+        {policy.days ? SqlValue(std::int64_t{*policy.days}) : SqlNull(),
+         policy.keep ? SqlValue(std::string("keep")) : SqlNull(),
+         cleared ? SqlNull() : SqlValue(reason), phase_id}));
+    const std::string what = policy.keep   ? "keep"
+                             : policy.days ? std::to_string(*policy.days) + " days"
+                                           : "cleared";
+    RETURN_IF_ERROR(AppendEvent(*conn, "admin", challenge_id, std::nullopt, actor,
+                                cleared ? "phase_policy_cleared" : "phase_policy_set",
+                                "phase " + std::to_string(phase_id) + ": " + what + ": " + reason,
+                                ctx.clock->Now()));
+    RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, challenge_id).status());
+    RETURN_IF_ERROR(tx.Commit());
+  }
+  NotifyPolicyInput(ctx, challenge_id);
+  return Status::Ok();
+}
+
 Status SetChallengeHold(const ServiceContext& ctx, std::int64_t challenge_id, bool hold,
                         const std::string& reason, const std::string& actor) {
   if (hold && reason.empty()) return InvalidArgument("a reason is required for a legal hold");
@@ -344,7 +383,8 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id) {
-  // R2 in one set-based statement; it mirrors EligibleDate() in domain/retention_rules.h (a
+  // R1 and R2 in one set-based statement (D = the phase's days, else the override, else the
+  // default; a `keep` phase gets no date); it mirrors EligibleDate() in domain/retention_rules.h (a
   // service test checks that they agree). Deleted submissions keep their history. A cleared
   // eligible date also clears the notice time: a date set again needs a fresh notice (R4, ADR
   // 0003); a date that only moves keeps it.
@@ -356,9 +396,11 @@ UPDATE submissions SET
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
   SELECT p.id AS phase_id,
-         COALESCE(c.log_retention_days_override, ?) AS days,
+         COALESCE(p.retention_days, c.log_retention_days_override, ?) AS days,
          CASE WHEN c.retention_policy_consent = 1 AND p.end_date IS NOT NULL AND p.is_public = 0
-              THEN p.end_date + 86400 * COALESCE(c.log_retention_days_override, ?)
+                   AND p.retention_policy IS NULL
+              THEN p.end_date + 86400 * COALESCE(p.retention_days,
+                                                 c.log_retention_days_override, ?)
               ELSE NULL END AS eligible
   FROM phases p JOIN challenges c ON c.id = p.challenge_id
   WHERE (? IS NULL OR c.id = ?)
@@ -370,6 +412,30 @@ WHERE submissions.phase_id = x.phase_id
   const SqlValue id = SqlOpt(challenge_id);
   return conn.Exec(
       kSql, {std::int64_t{settings.default_days}, std::int64_t{settings.default_days}, id, id});
+}
+
+Result<std::optional<LogHorizon>> ReadLogHorizon(SqlConnection& conn,
+                                                 const RetentionSettings& settings,
+                                                 std::int64_t challenge_id,
+                                                 std::optional<int> challenge_override) {
+  ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT end_date, is_public, retention_policy, "
+                                         "retention_days FROM phases WHERE challenge_id = ?",
+                                         {challenge_id}));
+  std::vector<PhaseLogInput> phases;
+  phases.reserve(rows.size());
+  for (const auto& r : rows) {
+    PhaseLogInput p;
+    if (auto end = r.OptInt(0)) p.end = FromUnix(*end);
+    p.is_public = r.Bool(1);
+    p.kept = !r.IsNull(2) && r.Text(2) == "keep";
+    std::optional<int> phase_days;
+    if (auto d = r.OptInt(3)) phase_days = static_cast<int>(*d);
+    auto days = RetentionDays(phase_days, challenge_override, settings.default_days);
+    if (!days.ok()) continue;  // the schema refuses such a value; such a phase sets no E
+    p.retention_days = *days;
+    phases.push_back(p);
+  }
+  return LatestLogHorizon(phases);
 }
 
 Result<std::int64_t> UpdateDates(const ServiceContext& ctx,

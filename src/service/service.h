@@ -19,6 +19,7 @@
 #include "artifacts/artifact_store.h"
 #include "core/status.h"
 #include "core/time.h"
+#include "domain/log_policy.h"
 #include "store/sql.h"
 
 namespace retention {
@@ -110,6 +111,18 @@ Result<ConsentResult> WithdrawConsent(const ServiceContext& ctx, std::int64_t ch
 // InvalidArgument for days outside 1..3653 or an empty reason.
 Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::optional<int> days,
                    const std::string& reason, const std::string& actor);
+// A phase's retention policy (R1): `days` (1..3653) overrides the challenge's D for that phase;
+// `keep` means its submissions are never eligible. Neither set means cleared.
+struct PhasePolicy {
+  std::optional<int> days;
+  bool keep = false;
+};
+// Sets or clears a phase's policy, audits it (`phase_policy_set` / `phase_policy_cleared`, the
+// phase id and reason in the notes), recomputes the challenge's eligible dates at once (R3) and
+// triggers the log policy (R8). InvalidArgument for days out of range, days together with keep,
+// or an empty reason; NotFound for an unknown phase. On error nothing changes.
+Status SetPhasePolicy(const ServiceContext& ctx, std::int64_t phase_id, const PhasePolicy& policy,
+                      const std::string& reason, const std::string& actor);
 Status SetChallengeHold(const ServiceContext& ctx, std::int64_t challenge_id, bool hold,
                         const std::string& reason, const std::string& actor);
 Status SetSubmissionHold(const ServiceContext& ctx, std::int64_t submission_id, bool hold,
@@ -126,6 +139,12 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 // Runs inside the caller's transaction.
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id);
+// R8's horizon for one challenge: reads its phases (one query) and returns LatestLogHorizon() of
+// them, each with its D from R1 (`challenge_override` is the challenge's override, if any).
+Result<std::optional<LogHorizon>> ReadLogHorizon(SqlConnection& conn,
+                                                 const RetentionSettings& settings,
+                                                 std::int64_t challenge_id,
+                                                 std::optional<int> challenge_override);
 // Same in its own write transaction.
 Result<std::int64_t> UpdateDates(const ServiceContext& ctx,
                                  std::optional<std::int64_t> challenge_id);

@@ -39,20 +39,26 @@ class ServiceTest : public ::testing::Test {
   ServiceContext ctx_;
 };
 
-// The set-based recompute (SQL) and the domain's R2 must agree on every combination of inputs.
+// The set-based recompute (SQL) and the domain's R1 and R2 must agree on every combination of
+// inputs, phase policies (days, keep) included.
 TEST_F(ServiceTest, SetBasedRecomputeAgreesWithTheDomainRule) {
   struct Case {
     bool consent;
     std::optional<int> override_days;
     bool is_public;
     std::optional<std::int64_t> end;
+    std::optional<int> phase_days;
+    bool kept;
   };
   std::vector<Case> cases;
   for (bool consent : {false, true}) {
     for (std::optional<int> o : {std::optional<int>(), std::optional<int>(90)}) {
       for (bool pub : {false, true}) {
         for (auto end : {std::optional<std::int64_t>(), std::optional<std::int64_t>(1770000000)}) {
-          cases.push_back({consent, o, pub, end});
+          for (std::optional<int> pd : {std::optional<int>(), std::optional<int>(7)}) {
+            cases.push_back({consent, o, pub, end, pd, false});
+            if (!pd) cases.push_back({consent, o, pub, end, pd, true});
+          }
         }
       }
     }
@@ -68,9 +74,11 @@ TEST_F(ServiceTest, SetBasedRecomputeAgreesWithTheDomainRule) {
                           {id, std::int64_t{k.consent ? 1 : 0},
                            k.override_days ? SqlValue(std::int64_t{*k.override_days}) : SqlNull()})
                       .ok());
-      ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public) "
-                          "VALUES (?, ?, 'p', ?, ?)",
-                          {id, id, SqlOpt(k.end), std::int64_t{k.is_public ? 1 : 0}})
+      ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public, "
+                          "retention_days, retention_policy) VALUES (?, ?, 'p', ?, ?, ?, ?)",
+                          {id, id, SqlOpt(k.end), std::int64_t{k.is_public ? 1 : 0},
+                           k.phase_days ? SqlValue(std::int64_t{*k.phase_days}) : SqlNull(),
+                           k.kept ? SqlValue(std::string("keep")) : SqlNull()})
                       .ok());
       ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
                           "submitted_at, retention_eligible_date) VALUES (?, ?, ?, 'bob', 0, 1)",
@@ -89,7 +97,7 @@ TEST_F(ServiceTest, SetBasedRecomputeAgreesWithTheDomainRule) {
     ASSERT_TRUE(row.ok());
     const auto want =
         EligibleDate(k.consent, k.end ? std::optional<TimePoint>(FromUnix(*k.end)) : std::nullopt,
-                     k.is_public, k.override_days.value_or(30));
+                     k.is_public, k.kept, *RetentionDays(k.phase_days, k.override_days, 30));
     const auto got = (*row)->OptInt(0);
     ASSERT_EQ(got.has_value(), want.has_value()) << "case " << i;
     if (want) {

@@ -39,12 +39,14 @@ struct Candidate {
 constexpr const char* kColumns = R"sql(
 SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes
+       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes, p.retention_days,
+       p.retention_policy
 FROM b
 JOIN phases p ON p.id = b.phase_id
 JOIN challenges c ON c.id = b.challenge_id
 LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
   AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
+  AND p.retention_policy IS NULL
 ORDER BY b.retention_eligible_date, b.id, a.id
 )sql";
 
@@ -88,6 +90,19 @@ WITH b AS (
   ORDER BY s.retention_eligible_date, s.id LIMIT ?)
 )sql";
 
+// R1 for the values as read: the phase's days, else the override, else the default. An
+// out-of-range value (the schema refuses one) yields 0, which no eligible date follows from.
+int EffectiveDays(std::optional<std::int64_t> phase_days, std::optional<std::int64_t> override_days,
+                  int default_days) {
+  auto narrow = [](std::optional<std::int64_t> v) -> std::optional<int> {
+    if (!v) return std::nullopt;
+    if (*v < kMinRetentionDays || *v > kMaxRetentionDays) return 0;
+    return static_cast<int>(*v);
+  };
+  auto days = RetentionDays(narrow(phase_days), narrow(override_days), default_days);
+  return days.ok() ? *days : 0;
+}
+
 // The candidates of a challenge on hold, for the report only: the same two-step walk of
 // submission_sweep_challenge, reading nothing but the index (no row, phase or artifact).
 constexpr const char* kHeldSameDate = R"sql(
@@ -116,7 +131,8 @@ void AppendRows(const std::vector<SqlRow>& rows, const RetentionSettings& settin
       f.has_consent = r.Bool(7);
       if (auto end = r.OptInt(5)) f.phase_end = FromUnix(*end);
       f.phase_is_public = r.Bool(6);
-      f.retention_days = r.IsNull(8) ? settings.default_days : static_cast<int>(r.Int(8));
+      f.phase_kept = !r.IsNull(15) && r.Text(15) == "keep";
+      f.retention_days = EffectiveDays(r.OptInt(14), r.OptInt(8), settings.default_days);
       f.stored_eligible_date = FromUnix(c.eligible);
       f.challenge_on_hold = r.Bool(9);
       f.submission_on_hold = r.Bool(3);

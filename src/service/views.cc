@@ -47,16 +47,21 @@ Result<LogState> LogRetentionOf(SqlConnection& conn, const ServiceContext& ctx,
                                 std::int64_t challenge_id) {
   ASSIGN_OR_RETURN(
       auto c, conn.QueryOne("SELECT c.retention_policy_consent, c.log_retention_days_override, "
-                            "c.start_date, (SELECT MAX(end_date) FROM phases WHERE "
-                            "challenge_id = c.id) FROM challenges c WHERE c.id = ?",
+                            "c.start_date FROM challenges c WHERE c.id = ?",
                             {challenge_id}));
   LogState s;
   s.group = LogGroupName(challenge_id, ctx.settings.environment);
   if (!c) return s;
-  const int days = c->IsNull(1) ? ctx.settings.default_days : static_cast<int>(c->Int(1));
+  std::optional<int> override_days;
+  if (auto d = c->OptInt(1)) override_days = static_cast<int>(*d);
+  ASSIGN_OR_RETURN(std::optional<LogHorizon> horizon,
+                   ReadLogHorizon(conn, ctx.settings, challenge_id, override_days));
   ASSIGN_OR_RETURN(std::optional<TimePoint> lines_since, LogGroupOrigin(conn, s.group));
-  const auto desired = DesiredLogRetention(c->Bool(0), OptTime(*c, 3), OptTime(*c, 2), lines_since,
-                                           days, ctx.clock->Now());
+  const auto desired = DesiredLogRetention(
+      c->Bool(0), horizon ? std::optional<TimePoint>(horizon->latest_phase_end) : std::nullopt,
+      OptTime(*c, 2), lines_since,
+      horizon ? horizon->retention_days : override_days.value_or(ctx.settings.default_days),
+      ctx.clock->Now());
   s.desired = desired.days;
   s.explanation = desired.explanation;
   ASSIGN_OR_RETURN(auto st, conn.QueryOne("SELECT applied_days, applied_known, state, last_error "
@@ -147,16 +152,22 @@ json CountsJson(const Counts& c) {
 }
 
 Result<json> PhasesJson(SqlConnection& conn, std::int64_t challenge_id) {
-  ASSIGN_OR_RETURN(auto rows, conn.Query("SELECT id, name, start_date, end_date, is_public FROM "
-                                         "phases WHERE challenge_id = ? ORDER BY id",
-                                         {challenge_id}));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn.Query("SELECT id, name, start_date, end_date, is_public, retention_days, "
+                              "retention_policy, retention_policy_reason FROM phases WHERE "
+                              "challenge_id = ? ORDER BY id",
+                              {challenge_id}));
   json phases = json::array();
   for (const auto& r : rows) {
+    // The phase policy (R1): retention days or "keep", null when none is set.
     phases.push_back({{"id", r.Int(0)},
                       {"name", r.Text(1)},
                       {"start_date", JsonTime(OptTime(r, 2))},
                       {"end_date", JsonTime(OptTime(r, 3))},
-                      {"is_public", r.Bool(4)}});
+                      {"is_public", r.Bool(4)},
+                      {"retention_days", r.IsNull(5) ? json() : json(r.Int(5))},
+                      {"retention_policy", r.IsNull(6) ? json() : json(r.Text(6))},
+                      {"retention_policy_reason", r.IsNull(7) ? json() : json(r.Text(7))}});
   }
   return phases;
 }

@@ -246,6 +246,16 @@ DROP INDEX submission_sweep_challenge;
 CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id,
   is_artifact_deleted) WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
 )sql",
+      // 6: phase policies (R1): an admin's retention days for one phase, or `keep` (never
+      // deleted), each with its reason. Days and keep exclude each other; a reason goes with
+      // either.
+      R"sql(
+ALTER TABLE phases ADD COLUMN retention_days INTEGER
+  CHECK (retention_days BETWEEN 1 AND 3653);
+ALTER TABLE phases ADD COLUMN retention_policy TEXT
+  CHECK (retention_policy IN ('keep'));
+ALTER TABLE phases ADD COLUMN retention_policy_reason TEXT;
+)sql",
   };
   return kMigrations;
 }

@@ -362,6 +362,41 @@ describe('retention web UI', { concurrency: false }, () => {
     await page.close();
   });
 
+  test('an admin sets a phase policy with a reason and clears it again', async () => {
+    const page = await openAs(browser.context, server.url, TOKENS.admin, `#/challenges/${BIRDS}`);
+    await byId(page, 'phase-policy-form').waitFor();
+    const before = await api(TOKENS.admin, 'GET', `/api/challenges/${BIRDS}/retention-info/`);
+    const phase = before.body.phases.find((p) => !p.is_public && p.end_date);
+    assert.ok(phase, 'the demo challenge has a private phase with an end date');
+    await byId(page, 'phase-policy-phase').selectOption(String(phase.id));
+    await byId(page, 'phase-policy-mode').selectOption('days');
+    await byId(page, 'phase-policy-days').fill('45');
+    // The reason is required: nothing is sent without one.
+    let sent = 0;
+    page.on('request', (r) => { if (r.url().endsWith('/policy')) sent += 1; });
+    await byId(page, 'phase-policy-submit').click();
+    await expectText(byId(page, 'phase-policy-error'), /reason is required/);
+    assert.equal(sent, 0);
+    await byId(page, 'phase-policy-reason').fill('e2e: short phase');
+    await byId(page, 'phase-policy-submit').click();
+    await expectText(byId(page, 'phases-table'), /phase: 45 days/);
+    const info = await api(TOKENS.admin, 'GET', `/api/challenges/${BIRDS}/retention-info/`);
+    assert.equal(info.body.phases.find((p) => p.id === phase.id).retention_days, 45);
+
+    await byId(page, 'phase-policy-phase').selectOption(String(phase.id));
+    await byId(page, 'phase-policy-mode').selectOption('clear');
+    await byId(page, 'phase-policy-reason').fill('e2e: back');
+    const [answer] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/policy')),
+      byId(page, 'phase-policy-submit').click(),
+    ]);
+    assert.equal(answer.status(), 200);
+    const after = await api(TOKENS.admin, 'GET', `/api/challenges/${BIRDS}/retention-info/`);
+    assert.equal(after.body.phases.find((p) => p.id === phase.id).retention_days, null);
+    assertNoErrors(page);
+    await page.close();
+  });
+
   test('an admin sets and releases a legal hold, and runs a job by hand', async () => {
     const page = await openAs(browser.context, server.url, TOKENS.admin, `#/challenges/${OPEN}`);
     await expectText(byId(page, 'hold-status'), /Not on hold/);

@@ -35,6 +35,7 @@ MATRIX = {
     ("POST", "/api/challenges/{pk}/events"): ADMINS,
     ("POST", "/api/challenges/{pk}/phases"): ADMINS,
     ("PATCH", "/api/phases/{id}"): ADMINS,
+    ("POST", "/api/phases/{id}/policy"): ADMINS,
     ("POST", "/api/phases/{id}/submissions"): ADMINS,
     ("POST", "/api/submissions/{id}/artifacts"): ADMINS,
     ("PUT", "/api/submissions/{id}/artifacts/upload"): ADMINS,
@@ -301,6 +302,51 @@ class BadInputTests(ApiTest):
         self.assertEqual(self.ws.dump(), before)
         self.assertEqual(self.ws.sql("SELECT email FROM users WHERE username = 'bob'")[0][0],
                          "bob@example.org")
+
+
+class PhasePolicyTests(ApiTest):
+    """POST /api/phases/{id}/policy: phase retention days, keep, or clear (R1)."""
+
+    def eligible(self):
+        return self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE phase_id = 11")[0][0]
+
+    def test_days_keep_and_clear_recompute_at_once_and_are_audited(self):
+        end = self.ws.sql("SELECT end_date FROM phases WHERE id = 11")[0][0]
+        self.assertEqual(self.eligible(), end + 30 * 86400)
+        s, b, _ = self.call("POST", "/api/phases/11/policy", {"days": 7, "reason": "small"}, ADMIN)
+        self.assertEqual((s, b), (200, {"phase_id": 11, "retention_days": 7,
+                                        "retention_policy": None, "reason": "small"}))
+        self.assertEqual(self.eligible(), end + 7 * 86400)
+        s, b, _ = self.call("POST", "/api/phases/11/policy", {"keep": True, "reason": "bench"}, ADMIN)
+        self.assertEqual((s, b["retention_policy"]), (200, "keep"))
+        self.assertIsNone(self.eligible())
+        info = self.call("GET", "/api/challenges/2/retention-info/", token=ADMIN)[1]
+        self.assertEqual([(p["id"], p["retention_policy"]) for p in info["phases"]], [(11, "keep")])
+        s, b, _ = self.call("POST", "/api/phases/11/policy", {"clear": True, "reason": "done"}, ADMIN)
+        self.assertEqual(s, 200, b)
+        self.assertEqual(self.eligible(), end + 30 * 86400)
+        actions = [(e["action"], e["actor"]) for e in
+                   self.call("GET", "/api/audit?challenge_id=2", token=ADMIN)[1]["events"]
+                   if e["action"].startswith("phase_policy")]
+        self.assertEqual(actions, [("phase_policy_set", "admin"), ("phase_policy_set", "admin"),
+                                   ("phase_policy_cleared", "admin")])
+
+    def test_bad_bodies_are_400_an_unknown_phase_404_and_nothing_changes(self):
+        before = self.ws.dump()
+        for body in ({}, {"reason": "x"}, {"days": 7}, {"days": 7, "reason": ""},
+                     {"days": 0, "reason": "x"}, {"days": 3654, "reason": "x"},
+                     {"days": "7", "reason": "x"}, {"days": 7.5, "reason": "x"},
+                     {"days": 7, "keep": True, "reason": "x"}, {"keep": False, "reason": "x"},
+                     {"clear": 1, "reason": "x"}, {"keep": True, "clear": True, "reason": "x"},
+                     {"keep": True, "reason": 5}, {"keep": True, "reason": "x", "extra": 1}, []):
+            s, b, _ = self.call("POST", "/api/phases/11/policy", body, ADMIN)
+            self.assertEqual(s, 400, (body, b))
+            self.assertIn("error", b)
+        s, b, _ = self.call("POST", "/api/phases/999/policy", {"keep": True, "reason": "x"}, ADMIN)
+        self.assertEqual(s, 404, b)
+        s, _, _ = self.call("POST", "/api/phases/11/policy", {"keep": True, "reason": "x"}, HOST)
+        self.assertEqual(s, 403)
+        self.assertEqual(self.ws.dump(), before)
 
 
 class InvalidUtf8BodyTests(ApiTest):

@@ -314,6 +314,174 @@ class RecomputeTests(WorkspaceTest):
         self.assertEqual(self.ws.json("update-dates")["updated"], 0)
 
 
+class PhasePolicyTests(WorkspaceTest):
+    """`phase-policy PHASE_ID (--days N | --keep | --clear) --reason TEXT` (R1, R2, R3, R5, R8)."""
+
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1)
+        self.due = self.data.phase(c, end_days_ago=40, submissions=2)   # eligible 10 days ago
+        self.other = self.data.phase(c, end_days_ago=40, submissions=1)
+        self.data.load()
+        self.pid = str(self.due["id"])
+        self.sids = sorted(s["id"] for s in self.due["submissions"])
+        self.end = self.ws.sql("SELECT end_date FROM phases WHERE id = ?", (self.due["id"],))[0][0]
+
+    def eligible(self):
+        return [r[0] for r in self.ws.sql(
+            "SELECT retention_eligible_date FROM submissions WHERE phase_id = ? ORDER BY id",
+            (self.due["id"],))]
+
+    def test_days_move_the_phases_eligible_dates_at_once_and_clear_restores_them(self):
+        self.assertEqual(self.eligible(), [self.end + 30 * 86400] * 2)
+        self.ws.run("set-retention", "1", "--days", "90", "--reason", "appeals", check=0)
+        self.ws.run("phase-policy", self.pid, "--days", "7", "--reason", "small data", check=0)
+        self.assertEqual(self.eligible(), [self.end + 7 * 86400] * 2, "the phase's days win")
+        other = self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE phase_id = ?",
+                            (self.other["id"],))[0][0]
+        self.assertEqual(other, self.end + 90 * 86400, "other phases keep the override")
+        phase = [p for p in self.ws.json("status", "--challenge-id", "1")["challenges"][0]["phases"]
+                 if p["id"] == self.due["id"]][0]
+        self.assertEqual(phase["retention_days"], 7)
+        self.assertEqual(phase["retention_policy_reason"], "small data")
+        self.assertIn("7 retention days: small data",
+                      self.ws.run("status", "--challenge-id", "1", check=0).stdout)
+        self.ws.run("phase-policy", self.pid, "--clear", "--reason", "done", check=0)
+        self.assertEqual(self.eligible(), [self.end + 90 * 86400] * 2)
+
+    def test_keep_clears_the_dates_and_the_sweep_refuses_even_a_forced_date(self):
+        self.ws.run("phase-policy", self.pid, "--keep", "--reason", "benchmark", check=0)
+        self.assertEqual(self.eligible(), [None, None])
+        self.assertIn("kept: benchmark", self.ws.run("status", "--challenge-id", "1", check=0).stdout)
+        # A stale date, as a racing writer or a hand edit could leave it: R5 still refuses.
+        self.ws.sql("UPDATE submissions SET retention_eligible_date = ? WHERE phase_id = ?",
+                    (self.end + 30 * 86400, self.due["id"]))
+        files_before = self.ws.files()
+        done = self.ws.json("cleanup")
+        deleted = [i["submission_id"] for i in done["deleted"]]
+        for sid in self.sids:
+            self.assertNotIn(sid, deleted)
+        reasons = {s["submission_id"]: s["reason"] for s in done["skipped"]}
+        for sid in self.sids:
+            self.assertIn("phase_kept", json.dumps(reasons.get(sid)), done["skipped"])
+        for s in self.due["submissions"]:
+            for a in s["artifacts"]:
+                self.assertIn(a["key"], self.ws.files())
+        self.assertEqual(sorted(deleted), [self.other["submissions"][0]["id"]])
+        self.assertEqual(len(files_before) - len(self.ws.files()), 2)
+        # Cleared: the dates come back.
+        self.ws.run("phase-policy", self.pid, "--clear", "--reason", "released", check=0)
+        self.assertEqual(self.eligible(), [self.end + 30 * 86400] * 2)
+
+    def test_the_sweep_refuses_a_date_that_no_longer_matches_the_phases_days(self):
+        self.ws.run("phase-policy", self.pid, "--days", "365", "--reason", "longer", check=0)
+        self.ws.sql("UPDATE submissions SET retention_eligible_date = ? WHERE phase_id = ?",
+                    (self.end + 30 * 86400, self.due["id"]))
+        done = self.ws.json("cleanup")
+        self.assertEqual([i["submission_id"] for i in done["deleted"]],
+                         [self.other["submissions"][0]["id"]])
+        skipped = {s["submission_id"]: json.dumps(s["reason"]) for s in done["skipped"]}
+        for sid in self.sids:
+            self.assertIn("eligible_date_changed", skipped[sid])
+
+    def test_log_retention_follows_the_latest_end_plus_d_of_unkept_private_phases(self):
+        def log():
+            return self.ws.json("status", "--challenge-id", "1")["challenges"][0]["log_retention"]
+        self.ws.run("jobs", "run", "reconcile_log_retention", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (30, 30))
+        # E moves 400 days past the phase's end: from the challenge start (200 days ago) to E.
+        self.ws.run("phase-policy", self.pid, "--days", "400", "--reason", "long", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (731, 731))
+        # A kept phase sets no E: the other phase's E (passed) gives D again.
+        self.ws.run("phase-policy", self.pid, "--keep", "--reason", "kept", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (30, 30))
+        self.ws.run("phase-policy", str(self.other["id"]), "--keep", "--reason", "kept", check=0)
+        self.assertEqual((log()["desired_days"], log()["applied_days"]), (None, None))
+
+    def test_each_set_and_clear_is_an_audited_admin_event(self):
+        self.ws.run("phase-policy", self.pid, "--days", "7", "--reason", "r1", check=0)
+        self.ws.run("phase-policy", self.pid, "--keep", "--reason", "r2", check=0)
+        self.ws.run("phase-policy", self.pid, "--clear", "--reason", "r3", check=0)
+        events = [e for e in self.ws.json("audit", "list", "--challenge-id", "1")["events"]
+                  if e["action"].startswith("phase_policy")]
+        self.assertEqual([e["action"] for e in events],
+                         ["phase_policy_set", "phase_policy_set", "phase_policy_cleared"])
+        for e, reason in zip(events, ["r1", "r2", "r3"]):
+            self.assertIn("phase " + self.pid, e["notes"])
+            self.assertIn(reason, e["notes"])
+            self.assertEqual(e["ledger"], "admin")
+        self.assertIn("keep", events[1]["notes"])
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_bad_input_is_one_line_and_changes_nothing(self):
+        before = self.ws.dump()
+        cases = [
+            (["phase-policy", "999", "--days", "7", "--reason", "x"], 3, "phase 999"),
+            (["phase-policy", self.pid, "--days", "0", "--reason", "x"], 2, "out of range"),
+            (["phase-policy", self.pid, "--days", "3654", "--reason", "x"], 2, "out of range"),
+            (["phase-policy", self.pid, "--days", "7", "--keep", "--reason", "x"], 2, "exactly one"),
+            (["phase-policy", self.pid, "--keep", "--clear", "--reason", "x"], 2, "exactly one"),
+            (["phase-policy", self.pid, "--reason", "x"], 2, "exactly one"),
+            (["phase-policy", self.pid, "--keep"], 2, "--reason"),
+            (["phase-policy", self.pid, "--keep", "--reason", ""], 2, "--reason"),
+            (["phase-policy", "--keep", "--reason", "x"], 2, "PHASE_ID"),
+        ]
+        for args, code, named in cases:
+            r = self.ws.run(*args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertIn(named, r.stderr, args)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
+            self.assertEqual(self.ws.dump(), before, args)
+
+
+class PhasePolicyImportTests(WorkspaceTest):
+    """A phase's optional "retention_days": N or "policy": "keep" in the import file (section 7)."""
+
+    def test_imported_policies_set_the_dates_and_are_audited(self):
+        c = self.data.challenge(1)
+        days = self.data.phase(c, end_days_ago=40, submissions=1)
+        days["retention_days"] = 7
+        kept = self.data.phase(c, end_days_ago=40, submissions=1)
+        kept["policy"] = "keep"
+        kept["policy_reason"] = "baseline phase"
+        plain = self.data.phase(c, end_days_ago=40, submissions=1)
+        self.data.load()
+        rows = dict(self.ws.sql("SELECT phase_id, retention_eligible_date FROM submissions"))
+        end = self.ws.sql("SELECT end_date FROM phases WHERE id = ?", (days["id"],))[0][0]
+        self.assertEqual(rows[days["id"]], end + 7 * 86400)
+        self.assertIsNone(rows[kept["id"]])
+        self.assertEqual(rows[plain["id"]], end + 30 * 86400)
+        policies = self.ws.sql("SELECT id, retention_days, retention_policy, retention_policy_reason "
+                               "FROM phases ORDER BY id")
+        self.assertEqual(policies, [(days["id"], 7, None, "imported"),
+                                    (kept["id"], None, "keep", "baseline phase"),
+                                    (plain["id"], None, None, None)])
+        events = [e for e in self.ws.json("audit", "list", "--challenge-id", "1")["events"]
+                  if e["action"] == "phase_policy_set"]
+        self.assertEqual(len(events), 2)
+        self.assertIn("baseline phase", events[1]["notes"])
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_bad_policy_values_are_refused_naming_the_field_and_import_nothing(self):
+        self.data.challenge(5)
+        self.data.load()
+        before = self.ws.dump()
+        bad = [({"retention_days": 0}, "retention_days"), ({"retention_days": 3654}, "retention_days"),
+               ({"retention_days": "7"}, "retention_days"), ({"retention_days": 7.5}, "retention_days"),
+               ({"policy": "forever"}, "policy"), ({"policy": "keep", "retention_days": 7}, "policy"),
+               ({"policy_reason": "why"}, "policy_reason"),
+               ({"policy": "keep", "policy_reason": ""}, "policy_reason")]
+        for extra, field in bad:
+            phase = {"id": 99, "name": "p", "end_date": "2026-01-01T00:00:00Z"}
+            phase.update(extra)
+            data = {"challenges": [{"id": 9, "title": "t", "host_team": 1, "phases": [phase]}]}
+            r = self.ws.run("import", self.ws.write("bad-policy.json", data))
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn("$.challenges[0].phases[0]." + field, r.stderr, extra)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertEqual(self.ws.dump(), before, extra)
+
+
 class BadInputTests(WorkspaceTest):
     def setUp(self):
         super().setUp()

@@ -98,6 +98,10 @@ class WritersGoFirstTest(unittest.TestCase):
         self.protect_while_sweeping(lambda: self.api(
             "POST", "/api/challenges/1/override", {"days": 3000, "reason": "keep longer"}, ADMIN))
 
+    def test_phase_keep_through_the_api_stops_the_running_sweep(self):
+        self.protect_while_sweeping(lambda: self.api(
+            "POST", "/api/phases/10/policy", {"keep": True, "reason": "x"}, ADMIN))
+
     def test_withdrawal_from_another_process_stops_the_running_sweep(self):
         self.protect_while_sweeping(lambda: self.cli("consent", "1", "alice", "--withdraw"))
 
@@ -108,6 +112,10 @@ class WritersGoFirstTest(unittest.TestCase):
     def test_override_from_another_process_stops_the_running_sweep(self):
         self.protect_while_sweeping(
             lambda: self.cli("set-retention", "1", "--days", "3000", "--reason", "keep longer"))
+
+    def test_phase_keep_from_another_process_stops_the_running_sweep(self):
+        self.protect_while_sweeping(
+            lambda: self.cli("phase-policy", "10", "--keep", "--reason", "x"))
 
 
 class BookkeepingSurvivesFailuresTest(unittest.TestCase):

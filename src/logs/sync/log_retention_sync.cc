@@ -19,7 +19,7 @@ struct LogRetentionSync::Inputs {
   bool has_consent = false;
   std::optional<int> override_days;
   std::optional<TimePoint> start;
-  std::optional<TimePoint> latest_end;
+  std::optional<LogHorizon> horizon;  // R8's E; nullopt: no private, non-kept phase has an end
   // When the service first saw the challenge's log group (log_group_origins); nullopt before
   // its first reconcile or ingested line.
   std::optional<TimePoint> lines_since;
@@ -38,7 +38,7 @@ namespace {
 // One challenge's R8 inputs; parameters: the challenge's log group, then its id.
 constexpr const char* kInputsQuery =
     "SELECT c.id, c.retention_policy_consent, c.log_retention_days_override, c.start_date, "
-    "(SELECT MAX(p.end_date) FROM phases p WHERE p.challenge_id = c.id), "
+    "NULL, "
     "(SELECT o.first_seen_at FROM log_group_origins o WHERE o.group_name = ?) "
     "FROM challenges c WHERE c.id = ?";
 
@@ -81,8 +81,12 @@ LogRetentionSync::LogRetentionSync(const ServiceContext* ctx, LogRetention* back
 LogRetentionSync::~LogRetentionSync() { StopWorker(); }
 
 DesiredLogPolicy LogRetentionSync::Desire(const Inputs& in, TimePoint now) const {
-  const int days = in.override_days.value_or(ctx_->settings.default_days);
-  return DesiredLogRetention(in.has_consent, in.latest_end, in.start, in.lines_since, days, now);
+  if (!in.horizon) {
+    return DesiredLogRetention(in.has_consent, std::nullopt, in.start, in.lines_since,
+                               ctx_->settings.default_days, now);
+  }
+  return DesiredLogRetention(in.has_consent, in.horizon->latest_phase_end, in.start, in.lines_since,
+                             in.horizon->retention_days, now);
 }
 
 Result<LogReconcileOutcome> LogRetentionSync::Apply(const Inputs& in, const Actual& actual,
@@ -192,8 +196,9 @@ Result<std::optional<LogRetentionSync::Inputs>> LogRetentionSync::ReadInputs(
   in.has_consent = row->Bool(1);
   if (auto d = row->OptInt(2)) in.override_days = static_cast<int>(*d);
   in.start = OptTime(*row, 3);
-  in.latest_end = OptTime(*row, 4);
   in.lines_since = OptTime(*row, 5);
+  ASSIGN_OR_RETURN(in.horizon,
+                   ReadLogHorizon(*conn, ctx_->settings, challenge_id, in.override_days));
   return std::optional<Inputs>(std::move(in));
 }
 
