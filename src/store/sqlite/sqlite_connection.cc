@@ -3,10 +3,23 @@
 #include <sqlite3.h>
 
 #include <filesystem>
+#include <mutex>
 #include <unordered_map>
 
 namespace retention {
 namespace {
+
+// A multi-row UPDATE that fires triggers inside a transaction needs a statement journal. SQLite
+// keeps one in memory up to a threshold (64 KiB by default) and then spills it to a temp file:
+// the sweep's 100-id statements spilled every time, which tripled its writes (issue 9). 4 MiB
+// holds them, while one statement over a million rows (update-dates) still spills instead of
+// growing the process (temp_store=MEMORY had taken that one to 35 MiB at 1M). The setting is
+// global and only takes before SQLite initialises; if something else initialised it first, the
+// default stays (slower, never wrong).
+void KeepStatementJournalsInMemory() {
+  static std::once_flag once;
+  std::call_once(once, [] { (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 4 << 20); });
+}
 
 // Translates a SQLite result code into the port's taxonomy, in one place.
 Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
@@ -175,6 +188,7 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool 
     const auto parent = std::filesystem::path(path).parent_path();
     if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   }
+  KeepStatementJournalsInMemory();
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
@@ -186,11 +200,8 @@ Result<std::unique_ptr<SqlConnection>> OpenSqlite(const std::string& path, bool 
   sqlite3_extended_result_codes(db, 1);
   sqlite3_busy_timeout(db, 10000);
   auto conn = std::make_unique<SqliteConnection>(db);
-  // temp_store=MEMORY keeps statement journals (a multi-row UPDATE that fires triggers needs one)
-  // and sort b-trees in memory: both are bounded by one statement's batch, and spilling them to
-  // temp files tripled the sweep's writes (issue 9).
-  for (const char* pragma : {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON",
-                             "PRAGMA synchronous=NORMAL", "PRAGMA temp_store=MEMORY"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL"}) {
     if (auto s = conn->ExecScript(pragma); !s.ok()) {
       return s.WithContext("open sqlite database " + path);
     }
