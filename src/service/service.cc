@@ -403,15 +403,19 @@ FROM (
                                                  c.log_retention_days_override, ?)
               ELSE NULL END AS eligible
   FROM phases p JOIN challenges c ON c.id = p.challenge_id
-  WHERE (? IS NULL OR c.id = ?)
 ) AS x
 WHERE submissions.phase_id = x.phase_id
   AND submissions.is_artifact_deleted = 0
   AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible
 )sql";
-  const SqlValue id = SqlOpt(challenge_id);
-  return conn.Exec(
-      kSql, {std::int64_t{settings.default_days}, std::int64_t{settings.default_days}, id, id});
+  const SqlParams days{std::int64_t{settings.default_days}, std::int64_t{settings.default_days}};
+  if (!challenge_id) return conn.Exec(kSql, days);
+  // One challenge is named on the submissions themselves, so that submissions_challenge serves
+  // it: with `? IS NULL OR c.id = ?` on the phases SQLite scanned every submission (0.55 s per
+  // consent change at 1M).
+  SqlParams params = days;
+  params.emplace_back(*challenge_id);
+  return conn.Exec(std::string(kSql) + "  AND submissions.challenge_id = ?\n", params);
 }
 
 Result<std::optional<LogHorizon>> ReadLogHorizon(SqlConnection& conn,

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/test_support.h"
+#include "service/service.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
 
@@ -208,6 +209,28 @@ TEST_F(SweepTest, AHeldChallengeIsListedFromItsIndex) {
   EXPECT_EQ(store_.count(), 6000U);
   EXPECT_LT(static_cast<double>(listed), 0.5 * static_cast<double>(read_rows))
       << "dry run " << read_rows << " steps, sweep " << listed;
+}
+
+// R3 for one challenge (every consent change, override, phase edit) reads that challenge's
+// submissions only: with the filter on the phases, SQLite scanned every submission.
+TEST_F(SweepTest, RecomputingOneChallengeDoesNotReadTheOthers) {
+  AddChallenge(1, 200);
+  auto steps = [&] {
+    auto c = db_->Lock();
+    const std::int64_t before = c->StepsDone();
+    EXPECT_TRUE(c->Exec("UPDATE challenges SET log_retention_days_override = CASE WHEN "
+                        "log_retention_days_override = 10 THEN 20 ELSE 10 END WHERE id = 1")
+                    .ok());
+    auto changed = RecomputeEligibleDates(*c, ctx_.settings, 1);
+    EXPECT_TRUE(changed.ok());
+    EXPECT_EQ(changed.ok() ? *changed : 0, 200) << "every submission of challenge 1 moved";
+    return c->StepsDone() - before;
+  };
+  const std::int64_t alone = steps();
+  AddChallenge(2, 5000);
+  const std::int64_t beside = steps();
+  EXPECT_LT(static_cast<double>(beside), 1.5 * static_cast<double>(alone))
+      << alone << " -> " << beside;
 }
 
 // A per-challenge sweep seeks that challenge's rows: other challenges' candidates cost nothing.
