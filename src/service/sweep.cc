@@ -400,32 +400,26 @@ Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, Sw
     const std::int64_t now = ToUnix(ctx.clock->Now());
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
     bool answered = true;
-    for (std::size_t start = 0; start < ids->size(); start += kIdChunk) {
-      SqlParams params;
-      std::string sql =
-          "SELECT id, submission_id, storage_key FROM artifacts WHERE state <> 'deleted' AND "
-          "submission_id IN (";
-      for (std::size_t i = start; i < std::min(ids->size(), start + kIdChunk); ++i) {
-        sql += i == start ? "?" : ", ?";
-        params.emplace_back((*ids)[i]);
+    ASSIGN_OR_RETURN(auto rows,
+                     QueryForIds(conn,
+                                 "SELECT id, submission_id, storage_key FROM artifacts WHERE "
+                                 "state <> 'deleted' AND submission_id",
+                                 {}, *ids));
+    for (const auto& r : rows) {
+      auto size = ctx.artifacts->Size(r.Text(2));
+      if (!size.ok()) {
+        answered = false;  // storage unreachable: the intent stays for the next run
+        continue;
       }
-      ASSIGN_OR_RETURN(auto rows, conn.Query(sql + ") ORDER BY id", params));
-      for (const auto& r : rows) {
-        auto size = ctx.artifacts->Size(r.Text(2));
-        if (!size.ok()) {
-          answered = false;  // storage unreachable: the intent stays for the next run
-          continue;
-        }
-        if (size->has_value()) {
-          ++report.recovered_present;
-          continue;
-        }
-        RETURN_IF_ERROR(
-            conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
-                      "last_error = NULL, deleted_at = ? WHERE id = ?",
-                      {now, r.Int(0)}));
-        ++report.recovered_gone;
+      if (size->has_value()) {
+        ++report.recovered_present;
+        continue;
       }
+      RETURN_IF_ERROR(
+          conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
+                    "last_error = NULL, deleted_at = ? WHERE id = ?",
+                    {now, r.Int(0)}));
+      ++report.recovered_gone;
     }
     // Also those whose last record failed after all of their files were recorded gone.
     RETURN_IF_ERROR(ExecForIds(conn,

@@ -84,23 +84,56 @@ Result<std::optional<SqlRow>> SqlConnection::QueryOne(std::string_view sql,
   return std::optional<SqlRow>(std::move(rows.front()));
 }
 
-Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
-                                const SqlParams& leading, const std::vector<std::int64_t>& ids) {
+namespace {
+
+// `head` IN (?, ..., ?) with kIdChunk placeholders.
+std::string ChunkStatement(std::string_view head) {
   std::string sql(head);
   sql += " IN (?";
   for (std::size_t i = 1; i < kIdChunk; ++i) sql += ", ?";
   sql += ')';
-  std::int64_t changed = 0;
+  return sql;
+}
+
+// Calls `run(params)` per chunk of `ids` after `leading`, the last chunk padded with its last id.
+template <typename Run>
+Status ForIdChunks(const SqlParams& leading, const std::vector<std::int64_t>& ids, const Run& run) {
   SqlParams params = leading;
   for (std::size_t start = 0; start < ids.size(); start += kIdChunk) {
     params.resize(leading.size());
     const std::size_t end = std::min(ids.size(), start + kIdChunk);
     for (std::size_t i = start; i < start + kIdChunk; ++i)
       params.emplace_back(ids[std::min(i, end - 1)]);
+    RETURN_IF_ERROR(run(params));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
+                                const SqlParams& leading, const std::vector<std::int64_t>& ids) {
+  const std::string sql = ChunkStatement(head);
+  std::int64_t changed = 0;
+  RETURN_IF_ERROR(ForIdChunks(leading, ids, [&](const SqlParams& params) -> Status {
     ASSIGN_OR_RETURN(const std::int64_t n, conn.Exec(sql, params));
     changed += n;
-  }
+    return Status::Ok();
+  }));
   return changed;
+}
+
+Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view head,
+                                        const SqlParams& leading,
+                                        const std::vector<std::int64_t>& ids) {
+  const std::string sql = ChunkStatement(head);
+  std::vector<SqlRow> rows;
+  RETURN_IF_ERROR(ForIdChunks(leading, ids, [&](const SqlParams& params) -> Status {
+    ASSIGN_OR_RETURN(auto chunk, conn.Query(sql, params));
+    for (auto& r : chunk) rows.push_back(std::move(r));
+    return Status::Ok();
+  }));
+  return rows;
 }
 
 Transaction::~Transaction() {

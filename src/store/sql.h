@@ -115,6 +115,11 @@ class SqlConnection {
 inline constexpr std::size_t kIdChunk = 100;
 Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
                                 const SqlParams& leading, const std::vector<std::int64_t>& ids);
+// The same for a query: the rows of every chunk, chunk after chunk (a row matches once per
+// chunk, so ids must not repeat across chunks).
+Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view head,
+                                        const SqlParams& leading,
+                                        const std::vector<std::int64_t>& ids);
 
 // RAII transaction: rolls back on destruction unless Commit() succeeded.
 class Transaction {

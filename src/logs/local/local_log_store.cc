@@ -28,6 +28,14 @@ Status FsError(const std::string& what, const fs::path& path, const std::error_c
   return Unavailable(what + " " + path.string() + ": " + ec.message());
 }
 
+// Whether a group's folder exists; an error other than "not there" is an I/O failure.
+Result<bool> GroupExists(const fs::path& group_dir) {
+  std::error_code ec;
+  if (fs::is_directory(group_dir, ec)) return true;
+  if (ec && ec != std::errc::no_such_file_or_directory) return FsError("stat", group_dir, ec);
+  return false;
+}
+
 // The folder of a group: its name with '/' and a leading '.' escaped; a long one becomes a prefix,
 // '~' (never in a group name) and a hash, with the full name in the folder's `name` file.
 std::string FolderFor(const std::string& group);
@@ -359,13 +367,8 @@ Result<std::optional<LogGroupInfo>> LocalLogStore::Describe(const std::string& g
   RETURN_IF_ERROR(ValidateLogGroupName(group));
   std::lock_guard lock(mu_);
   const fs::path group_dir = GroupDir(group);
-  std::error_code ec;
-  if (!fs::is_directory(group_dir, ec)) {
-    if (ec && ec != std::errc::no_such_file_or_directory) {
-      return FsError("stat", group_dir, ec);
-    }
-    return std::optional<LogGroupInfo>();
-  }
+  ASSIGN_OR_RETURN(const bool exists, GroupExists(group_dir));
+  if (!exists) return std::optional<LogGroupInfo>();
   ASSIGN_OR_RETURN(std::optional<int> days, ReadPolicy(group_dir));
   return std::optional<LogGroupInfo>(LogGroupInfo{group, days});
 }
@@ -512,13 +515,8 @@ Result<EnforceReport> LocalLogStore::EnforceGroup(const std::string& group, Time
   RETURN_IF_ERROR(ValidateLogGroupName(group));
   std::lock_guard lock(mu_);
   const fs::path group_dir = GroupDir(group);
-  std::error_code ec;
-  if (!fs::is_directory(group_dir, ec)) {
-    if (ec && ec != std::errc::no_such_file_or_directory) {
-      return FsError("stat", group_dir, ec);
-    }
-    return EnforceReport{};
-  }
+  ASSIGN_OR_RETURN(const bool exists, GroupExists(group_dir));
+  if (!exists) return EnforceReport{};
   ASSIGN_OR_RETURN(std::optional<int> days, ReadPolicy(group_dir));
   if (!days) {
     return EnforceReport{};
