@@ -18,43 +18,38 @@ import make_scale_data as data  # noqa: E402
 MiB = 1024
 NOW = data.parse_time(bl.NOW_ISO)
 
-# The sweep's batch statements, copied from src/service/sweep.cc (kSameDate, kLaterDates and their
-# per-challenge variants, each followed by kColumns; kHeldSameDate and kHeldLaterDates, which list
-# a challenge on hold). Keep them in step with that file.
-K_COLUMNS = """
-SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
-       p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes, p.retention_days,
-       p.retention_policy
-FROM b
-JOIN phases p ON p.id = b.phase_id
-JOIN challenges c ON c.id = b.challenge_id
-LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
-  AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
-  AND p.retention_policy IS NULL
-ORDER BY b.retention_eligible_date, b.id, a.id
-"""
+# The sweep's batch statements, copied from src/service/sweep.cc (BatchStatement: the candidates
+# with their phase and challenge; the artifacts of the deletable ones follow by id list), and
+# kHeldSameDate and kHeldLaterDates, which list a challenge on hold. Keep them in step with that
+# file.
+K_ARTIFACTS = ("SELECT a.submission_id, a.id, a.kind, a.storage_key, a.size_bytes FROM artifacts "
+               "a WHERE a.state <> 'deleted' AND a.submission_id IN (?, ?, ?)")
 
 
-def batch_cte(where, order):
-    """The `b` CTE of one batch statement: live rows with an eligible date, `where`, `order`."""
+def batch_statement(where, order):
+    """One batch statement: live candidates with an eligible date, `where`, `order`."""
     return """
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND %s
-  ORDER BY %s LIMIT ?)
+SELECT s.id, s.challenge_id, s.retention_eligible_date, s.legal_hold, s.notice_sent_at,
+       p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
+       c.legal_hold, p.retention_days, p.retention_policy
+FROM submissions s
+JOIN phases p ON p.id = s.phase_id
+JOIN challenges c ON c.id = s.challenge_id
+WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
+  AND %s
+ORDER BY %s LIMIT ?
 """ % (where, order)
 
 
-K_SAME_DATE = batch_cte("s.retention_eligible_date = ? AND s.id > ?", "s.id")
-K_LATER_DATES = batch_cte("s.retention_eligible_date > ? AND s.retention_eligible_date <= ?",
-                          "s.retention_eligible_date, s.id")
-K_SAME_DATE_CHALLENGE = batch_cte(
+# A sweep of every challenge passes over the challenges on hold (listed apart): NOT IN (...).
+K_SAME_DATE = batch_statement(
+    "s.challenge_id NOT IN (?) AND s.retention_eligible_date = ? AND s.id > ?", "s.id")
+K_LATER_DATES = batch_statement(
+    "s.challenge_id NOT IN (?) AND s.retention_eligible_date > ? AND "
+    "s.retention_eligible_date <= ?", "s.retention_eligible_date, s.id")
+K_SAME_DATE_CHALLENGE = batch_statement(
     "s.challenge_id = ? AND s.retention_eligible_date = ? AND s.id > ?", "s.id")
-K_LATER_DATES_CHALLENGE = batch_cte(
+K_LATER_DATES_CHALLENGE = batch_statement(
     "s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?",
     "s.retention_eligible_date, s.id")
 
@@ -209,16 +204,19 @@ def query_plans(db):
     con = sqlite3.connect(db)
     date = con.execute("SELECT MIN(retention_eligible_date) FROM submissions s WHERE " +
                        bl.ELIGIBLE_NOW, (NOW,)).fetchone()[0] or NOW
-    plans = [("same date (kSameDate + kColumns)", K_SAME_DATE, (date, 0, 200)),
-             ("later dates (kLaterDates + kColumns)", K_LATER_DATES, (date, NOW, 200)),
-             ("same date, one challenge", K_SAME_DATE_CHALLENGE, (1, date, 0, 200)),
-             ("later dates, one challenge", K_LATER_DATES_CHALLENGE, (1, date, NOW, 200))]
+    held_id = data.HELD_CHALLENGE
+    plans = [("same date, every challenge but one on hold", K_SAME_DATE, (held_id, date, 0, 1000)),
+             ("later dates, every challenge but one on hold", K_LATER_DATES,
+              (held_id, date, NOW, 1000)),
+             ("same date, one challenge", K_SAME_DATE_CHALLENGE, (1, date, 0, 1000)),
+             ("later dates, one challenge", K_LATER_DATES_CHALLENGE, (1, date, NOW, 1000)),
+             ("artifacts of a batch's deletable candidates", K_ARTIFACTS, (1, 2, 3))]
     held = [("held challenge's listing, same date", K_HELD_SAME_DATE, (1, date, 0, 4096)),
             ("held challenge's listing, later dates", K_HELD_LATER_DATES, (1, date, NOW, 4096))]
     ok = True
     for label, head, params in plans + held:
         print("  %s:" % label)
-        sql = head if (label, head, params) in held else head + K_COLUMNS
+        sql = head
         rows = con.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         for _, parent, _, detail in rows:
             print("    %s" % detail)
@@ -229,6 +227,15 @@ def query_plans(db):
             found = any(r[3] in want for r in rows)
             ok = ok and found
             print("    -> %s (or id>?): %s" % (want[0], bl.verdict(found)))
+        if head is not K_ARTIFACTS and (label, head, params) not in held:
+            # The index gives the walk's order: no batch sorts its candidates.
+            found = not any("TEMP B-TREE" in r[3] for r in rows)
+            ok = ok and found
+            print("    -> no TEMP B-TREE: %s" % bl.verdict(found))
+        if head is K_ARTIFACTS:
+            found = any("USING INDEX artifacts_submission" in r[3] for r in rows)
+            ok = ok and found
+            print("    -> SEARCH a USING INDEX artifacts_submission: %s" % bl.verdict(found))
         if head is K_HELD_LATER_DATES:
             # Index only: the listing must not read the submissions' rows.
             found = any("USING COVERING INDEX submission_sweep_challenge" in r[3] for r in rows)

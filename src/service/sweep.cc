@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <unordered_map>
 #include <utility>
 
 #include "domain/retention_rules.h"
@@ -16,6 +17,9 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kProtectedRun = 4096;
 // Candidates whose files go to the store in one DeleteMany; the batch budget is checked between.
 constexpr std::size_t kDeleteChunk = 16;
+// The most challenges on hold that a sweep of every challenge lists apart (one bound parameter
+// each in the walk's statements).
+constexpr std::size_t kMaxListedApart = 256;
 
 struct CandidateArtifact {
   std::int64_t id = 0;
@@ -33,62 +37,32 @@ struct Candidate {
 // The walk seeks the partial indexes in two steps, so that no batch rescans rows that share an
 // eligible date (a row-value comparison would seek on the date only; every submission of a
 // phase shares one): first the rest of the current date by id, then the later dates. Both run on
-// submission_sweep, or on submission_sweep_challenge for one challenge. Artifacts come in the same
-// statement, from a LIMITed set of submissions, so a batch is two queries whatever its size; a
-// submission that a hold or a missing consent protects comes without them (it is only counted).
-constexpr const char* kColumns = R"sql(
-SELECT b.id, b.challenge_id, b.retention_eligible_date, b.legal_hold, b.notice_sent_at,
+// submission_sweep, or on submission_sweep_challenge for one challenge, which also give the
+// order (no sort). A batch's candidates come with their phase and challenge in one statement;
+// the artifacts of those that R5 lets go follow in a second (LoadArtifacts), so a protected
+// candidate costs its row only.
+std::string BatchStatement(bool same_date, bool one_challenge, std::size_t excluded) {
+  std::string sql = R"sql(
+SELECT s.id, s.challenge_id, s.retention_eligible_date, s.legal_hold, s.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
-       c.legal_hold, a.id, a.kind, a.storage_key, a.size_bytes, p.retention_days,
-       p.retention_policy
-FROM b
-JOIN phases p ON p.id = b.phase_id
-JOIN challenges c ON c.id = b.challenge_id
-LEFT JOIN artifacts a ON a.submission_id = b.id AND a.state <> 'deleted'
-  AND b.legal_hold = 0 AND c.legal_hold = 0 AND c.retention_policy_consent = 1
-  AND p.retention_policy IS NULL
-ORDER BY b.retention_eligible_date, b.id, a.id
-)sql";
-
-constexpr const char* kSameDate = R"sql(
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.retention_eligible_date = ? AND s.id > ?
-  ORDER BY s.id LIMIT ?)
-)sql";
-
-constexpr const char* kLaterDates = R"sql(
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
-  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
-)sql";
-
-constexpr const char* kSameDateChallenge = R"sql(
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.challenge_id = ? AND s.retention_eligible_date = ? AND s.id > ?
-  ORDER BY s.id LIMIT ?)
-)sql";
-
-constexpr const char* kLaterDatesChallenge = R"sql(
-WITH b AS (
-  SELECT s.id, s.challenge_id, s.phase_id, s.retention_eligible_date, s.legal_hold,
-         s.notice_sent_at
-  FROM submissions s
-  WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0
-    AND s.challenge_id = ? AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?
-  ORDER BY s.retention_eligible_date, s.id LIMIT ?)
-)sql";
+       c.legal_hold, p.retention_days, p.retention_policy
+FROM submissions s
+JOIN phases p ON p.id = s.phase_id
+JOIN challenges c ON c.id = s.challenge_id
+WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0)sql";
+  if (one_challenge) sql += " AND s.challenge_id = ?";
+  // The challenges on hold that the sweep lists apart: challenge_id is a column of
+  // submission_sweep, so their entries are passed over in the index without reading their rows.
+  if (excluded > 0) {
+    sql += " AND s.challenge_id NOT IN (?";
+    for (std::size_t i = 1; i < excluded; ++i) sql += ", ?";
+    sql += ")";
+  }
+  sql += same_date ? " AND s.retention_eligible_date = ? AND s.id > ? ORDER BY s.id LIMIT ?"
+                   : " AND s.retention_eligible_date > ? AND s.retention_eligible_date <= ?"
+                     " ORDER BY s.retention_eligible_date, s.id LIMIT ?";
+  return sql;
+}
 
 // R1 for the values as read: the phase's days, else the override, else the default. An
 // out-of-range value (the schema refuses one) yields 0, which no eligible date follows from.
@@ -122,49 +96,84 @@ ORDER BY s.retention_eligible_date, s.id LIMIT ?
 void AppendRows(const std::vector<SqlRow>& rows, const RetentionSettings& settings,
                 std::vector<Candidate>& out) {
   for (const auto& r : rows) {
-    if (out.empty() || out.back().id != r.Int(0)) {
-      Candidate c;
-      c.id = r.Int(0);
-      c.challenge_id = r.Int(1);
-      c.eligible = r.Int(2);
-      SweepFacts& f = c.facts;
-      f.has_consent = r.Bool(7);
-      if (auto end = r.OptInt(5)) f.phase_end = FromUnix(*end);
-      f.phase_is_public = r.Bool(6);
-      f.phase_kept = !r.IsNull(15) && r.Text(15) == "keep";
-      f.retention_days = EffectiveDays(r.OptInt(14), r.OptInt(8), settings.default_days);
-      f.stored_eligible_date = FromUnix(c.eligible);
-      f.challenge_on_hold = r.Bool(9);
-      f.submission_on_hold = r.Bool(3);
-      if (auto notice = r.OptInt(4)) f.notice_sent_at = FromUnix(*notice);
-      f.notice_days = settings.notice_days;
-      out.push_back(std::move(c));
-    }
-    if (!r.IsNull(10)) {
-      out.back().artifacts.push_back({r.Int(10), SweptArtifact{r.Text(11), r.Text(12), r.Int(13)}});
-    }
+    Candidate c;
+    c.id = r.Int(0);
+    c.challenge_id = r.Int(1);
+    c.eligible = r.Int(2);
+    SweepFacts& f = c.facts;
+    f.has_consent = r.Bool(7);
+    if (auto end = r.OptInt(5)) f.phase_end = FromUnix(*end);
+    f.phase_is_public = r.Bool(6);
+    f.phase_kept = !r.IsNull(11) && r.Text(11) == "keep";
+    f.retention_days = EffectiveDays(r.OptInt(10), r.OptInt(8), settings.default_days);
+    f.stored_eligible_date = FromUnix(c.eligible);
+    f.challenge_on_hold = r.Bool(9);
+    f.submission_on_hold = r.Bool(3);
+    if (auto notice = r.OptInt(4)) f.notice_sent_at = FromUnix(*notice);
+    f.notice_days = settings.notice_days;
+    out.push_back(std::move(c));
   }
 }
 
-// Up to `limit` candidates after `after` with an eligible date <= as_of, with their artifacts.
+// Reads the artifacts not yet deleted of the candidates in [begin, end) that `wanted` marks, in
+// id order per candidate.
+Status LoadArtifacts(SqlConnection& conn, std::vector<Candidate>& batch, std::size_t begin,
+                     const std::vector<bool>& wanted) {
+  std::vector<std::int64_t> ids;
+  std::unordered_map<std::int64_t, std::size_t> at;
+  for (std::size_t i = begin; i < batch.size(); ++i) {
+    if (!wanted[i]) continue;
+    ids.push_back(batch[i].id);
+    at.emplace(batch[i].id, i);
+  }
+  if (ids.empty()) return Status::Ok();
+  ASSIGN_OR_RETURN(auto rows, QueryForIds(conn,
+                                          "SELECT a.submission_id, a.id, a.kind, a.storage_key, "
+                                          "a.size_bytes FROM artifacts a WHERE a.state <> "
+                                          "'deleted' AND a.submission_id",
+                                          {}, ids));
+  for (const auto& r : rows) {
+    auto it = at.find(r.Int(0));
+    if (it == at.end()) continue;
+    batch[it->second].artifacts.push_back(
+        {r.Int(1), SweptArtifact{r.Text(2), r.Text(3), r.Int(4)}});
+  }
+  for (std::size_t i = begin; i < batch.size(); ++i) {
+    auto& list = batch[i].artifacts;
+    std::sort(list.begin(), list.end(),
+              [](const CandidateArtifact& x, const CandidateArtifact& y) { return x.id < y.id; });
+  }
+  return Status::Ok();
+}
+
+// Which candidates a walk visits: those of one challenge, or of every challenge but `excluded`.
+struct WalkScope {
+  std::optional<std::int64_t> challenge;
+  std::vector<std::int64_t> excluded;  // challenges on hold, listed apart (see RunSweep)
+};
+
+// Up to `limit` candidates of `scope` after `after` with an eligible date <= as_of, without
+// their artifacts (LoadArtifacts).
 Result<std::vector<Candidate>> LoadBatch(SqlConnection& conn, const RetentionSettings& settings,
                                          TimePoint as_of, const SweepCursor& after,
-                                         std::optional<std::int64_t> challenge, int limit) {
+                                         const WalkScope& scope, int limit) {
   std::vector<Candidate> out;
   const std::int64_t cutoff = ToUnix(as_of);
+  SqlParams scoped;
+  if (scope.challenge) scoped.emplace_back(*scope.challenge);
+  for (std::int64_t id : scope.excluded) scoped.emplace_back(id);
+  const bool one = scope.challenge.has_value();
   if (after.eligible_date <= cutoff) {
-    const std::string sql = std::string(challenge ? kSameDateChallenge : kSameDate) + kColumns;
-    SqlParams params;
-    if (challenge) params.emplace_back(*challenge);
+    const std::string sql = BatchStatement(true, one, scope.excluded.size());
+    SqlParams params = scoped;
     params.insert(params.end(), {after.eligible_date, after.submission_id, std::int64_t{limit}});
     ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
     AppendRows(rows, settings, out);
   }
   const auto remaining = static_cast<std::int64_t>(limit) - static_cast<std::int64_t>(out.size());
   if (remaining > 0) {
-    const std::string sql = std::string(challenge ? kLaterDatesChallenge : kLaterDates) + kColumns;
-    SqlParams params;
-    if (challenge) params.emplace_back(*challenge);
+    const std::string sql = BatchStatement(false, one, scope.excluded.size());
+    SqlParams params = scoped;
     params.insert(params.end(), {after.eligible_date, cutoff, remaining});
     ASSIGN_OR_RETURN(auto rows, conn.Query(sql, params));
     AppendRows(rows, settings, out);
@@ -188,17 +197,23 @@ Status CountOutsideTheWalk(SqlConnection& conn, const SweepOptions& options, Swe
     only.emplace_back(*options.challenge_id);
     filter = " AND s.challenge_id = ?";
   }
+  // Per phase from submissions_status: each challenge's range of live submissions without an
+  // eligible date, grouped in index order, then one phase and challenge row per group.
   ASSIGN_OR_RETURN(
       auto reasons,
-      conn.QueryOne("SELECT COUNT(*), "
-                    "SUM(CASE WHEN c.retention_policy_consent = 0 THEN 1 ELSE 0 END), "
-                    "SUM(CASE WHEN c.retention_policy_consent = 1 AND p.is_public = 1 "
-                    "THEN 1 ELSE 0 END), SUM(CASE WHEN c.retention_policy_consent = 1 AND "
-                    "p.is_public = 0 AND p.end_date IS NULL THEN 1 ELSE 0 END) "
-                    "FROM submissions s JOIN phases p ON p.id = s.phase_id JOIN challenges "
-                    "c ON c.id = s.challenge_id WHERE s.is_artifact_deleted = 0 AND "
+      conn.QueryOne("SELECT COALESCE(SUM(g.n), 0), "
+                    "COALESCE(SUM(CASE WHEN c.retention_policy_consent = 0 THEN g.n END), 0), "
+                    "COALESCE(SUM(CASE WHEN c.retention_policy_consent = 1 AND p.is_public = 1 "
+                    "THEN g.n END), 0), COALESCE(SUM(CASE WHEN c.retention_policy_consent = 1 "
+                    "AND p.is_public = 0 AND p.end_date IS NULL THEN g.n END), 0) "
+                    "FROM (SELECT k.id AS challenge_id, s.phase_id, COUNT(*) AS n FROM "
+                    "challenges k CROSS JOIN submissions s INDEXED BY submissions_status ON "
+                    "s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
                     "s.retention_eligible_date IS NULL" +
-                        filter,
+                        std::string(options.challenge_id ? " WHERE k.id = ?" : "") +
+                        " GROUP BY k.id, s.phase_id) g "
+                        "JOIN phases p ON p.id = g.phase_id JOIN challenges c ON c.id = "
+                        "g.challenge_id",
                     only));
   report.not_eligible = reasons->Int(0);
   report.not_eligible_no_consent = reasons->Int(1);
@@ -435,21 +450,29 @@ Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, Sw
 }
 
 // One batch of the dry run: decides every candidate at as_of, deletes nothing.
-Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options, int limit,
-                         SweepCursor& cursor, SweepReport& report, BatchFindings& found) {
+Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
+                         const WalkScope& scope, int limit, SweepCursor& cursor,
+                         SweepReport& report, BatchFindings& found) {
   auto lease = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto tx, Transaction::Start(*lease, TxMode::kRead));
-  ASSIGN_OR_RETURN(auto batch, LoadBatch(*lease, ctx.settings, report.as_of, cursor,
-                                         options.challenge_id, limit));
+  ASSIGN_OR_RETURN(auto batch, LoadBatch(*lease, ctx.settings, report.as_of, cursor, scope, limit));
+  std::vector<SweepDecision> decisions;
+  std::vector<bool> deletable;
+  for (const Candidate& c : batch) {
+    decisions.push_back(DecideSweep(c.facts, report.as_of));
+    deletable.push_back(decisions.back().delete_now);
+  }
+  RETURN_IF_ERROR(LoadArtifacts(*lease, batch, 0, deletable));
   RETURN_IF_ERROR(lease->Rollback());
-  for (Candidate& c : batch) {
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Candidate& c = batch[i];
     if (options.max_items && report.submissions_deleted >= *options.max_items) {
       report.next = cursor;
       return false;
     }
     ++report.examined;
     cursor = {c.eligible, c.id};
-    const SweepDecision d = DecideSweep(c.facts, report.as_of);
+    const SweepDecision& d = decisions[i];
     if (!d.delete_now) {
       ++report.skipped_count;
       found.skipped.push_back(Skipped(c, d.reason));
@@ -472,9 +495,9 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
 // One batch of a real sweep (see the header): R5 and the intent in one transaction, the deletes,
 // the outcomes in another, all under one batch lease. Returns whether the walk goes on, and the
 // number of submissions it took (for sizing the next batch) in `taken`.
-Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, int limit,
-                        SweepCursor& cursor, SweepReport& report, BatchFindings& found,
-                        int& taken) {
+Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
+                        const WalkScope& scope, int limit, SweepCursor& cursor, SweepReport& report,
+                        BatchFindings& found, int& taken) {
   taken = 0;
   auto lease = ctx.db->LockBatch(options.stop);
   if (!lease) {
@@ -496,16 +519,20 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options, 
     // rather than batches; the chunk that has something to delete ends the read.
     SweepCursor probe = cursor;
     for (;;) {
-      ASSIGN_OR_RETURN(auto chunk, LoadBatch(conn, ctx.settings, report.as_of, probe,
-                                             options.challenge_id, limit));
+      ASSIGN_OR_RETURN(auto chunk,
+                       LoadBatch(conn, ctx.settings, report.as_of, probe, scope, limit));
       full = static_cast<int>(chunk.size()) == limit;
       bool any = false;
+      const std::size_t first = batch.size();
       for (Candidate& c : chunk) {
         const bool del = DecideSweep(c.facts, now).delete_now;
         any = any || del;
         deletable.push_back(del);
-        if (del && !c.artifacts.empty()) intents.push_back(c.id);
         batch.push_back(std::move(c));
+      }
+      RETURN_IF_ERROR(LoadArtifacts(conn, batch, first, deletable));
+      for (std::size_t i = first; i < batch.size(); ++i) {
+        if (deletable[i] && !batch[i].artifacts.empty()) intents.push_back(batch[i].id);
       }
       if (!full || any || batch.size() >= kProtectedRun ||
           SteadyClock::now() - started > options.batch_budget / 2) {
@@ -606,10 +633,10 @@ SweepCursor WalkStart(const SweepOptions& options) {
                                             std::numeric_limits<std::int64_t>::min()});
 }
 
-// Walks the candidates of options.challenge_id (every challenge when unset) from `cursor`, batch
-// by batch; `limit` is the size of the next batch of a real sweep, carried between walks.
-Status Walk(const ServiceContext& ctx, const SweepOptions& options, SweepCursor cursor,
-            std::int64_t total, int& limit, SweepReport& report) {
+// Walks the candidates of `scope` from `cursor`, batch by batch; `limit` is the size of the next
+// batch of a real sweep, carried between walks.
+Status Walk(const ServiceContext& ctx, const SweepOptions& options, const WalkScope& scope,
+            SweepCursor cursor, std::int64_t total, int& limit, SweepReport& report) {
   const int max_batch = std::max(1, options.batch_size);
   BatchFindings found;
   for (;;) {
@@ -619,11 +646,11 @@ Status Walk(const ServiceContext& ctx, const SweepOptions& options, SweepCursor 
     }
     bool more = false;
     if (options.dry_run) {
-      ASSIGN_OR_RETURN(more, DryRunBatch(ctx, options, limit, cursor, report, found));
+      ASSIGN_OR_RETURN(more, DryRunBatch(ctx, options, scope, limit, cursor, report, found));
     } else {
       const auto started = SteadyClock::now();
       int taken = 0;
-      auto swept = SweepBatch(ctx, options, limit, cursor, report, found, taken);
+      auto swept = SweepBatch(ctx, options, scope, limit, cursor, report, found, taken);
       Publish(found, options, report);  // what was deleted is reported even when recording failed
       if (!swept.ok()) return swept.status();
       more = *swept;
@@ -668,7 +695,7 @@ Status ListHeld(const ServiceContext& ctx, const SweepOptions& options, std::int
           auto hold, conn->QueryOne("SELECT legal_hold FROM challenges WHERE id = ?", {challenge}));
       if (!hold || !hold->Bool(0)) {
         RETURN_IF_ERROR(conn->Rollback());
-        return Walk(ctx, options, cursor, total, limit, report);
+        return Walk(ctx, options, WalkScope{challenge, {}}, cursor, total, limit, report);
       }
       ASSIGN_OR_RETURN(rows, conn->Query(kHeldSameDate, {challenge, cursor.eligible_date,
                                                          cursor.submission_id, page}));
@@ -717,27 +744,31 @@ Result<SweepReport> RunSweep(const ServiceContext& ctx, const SweepOptions& opti
   const int max_batch = std::max(1, options.batch_size);
   int limit = max_batch;
   if (options.dry_run || options.challenge_id) {
-    RETURN_IF_ERROR(Walk(ctx, options, WalkStart(options), total, limit, report));
+    RETURN_IF_ERROR(Walk(ctx, options, WalkScope{options.challenge_id, {}}, WalkStart(options),
+                         total, limit, report));
     return report;
   }
-  // A real sweep of every challenge walks them one at a time, so that a challenge on hold is
-  // listed from its index alone instead of being read row by row between the others (issue 9:
-  // a 200,000-submission challenge on hold). R5 is still decided per submission in each batch.
-  std::vector<std::pair<std::int64_t, bool>> challenges;
+  // A real sweep of every challenge walks all but those on hold at this moment in one walk, in
+  // eligible-date and id order (a batch then touches neighbouring rows and pages: ids interleave
+  // across challenges), and lists each challenge on hold afterwards from its index alone instead
+  // of reading it row by row (issue 9: a 200,000-submission challenge on hold). R5 is still
+  // decided per submission in each batch, so a hold set meanwhile is kept.
+  WalkScope rest;
   {
     auto conn = ctx.db->LockRead();
-    ASSIGN_OR_RETURN(auto rows, conn->Query("SELECT id, legal_hold FROM challenges ORDER BY id"));
-    for (const auto& r : rows) challenges.emplace_back(r.Int(0), r.Bool(1));
+    ASSIGN_OR_RETURN(auto rows,
+                     conn->Query("SELECT id FROM challenges WHERE legal_hold = 1 ORDER BY id"));
+    // Beyond kMaxListedApart the rest are walked with the others (R5 skips them: correct, slower).
+    for (const auto& r : rows) {
+      if (rest.excluded.size() < kMaxListedApart) rest.excluded.push_back(r.Int(0));
+    }
   }
-  for (const auto& [id, held] : challenges) {
+  RETURN_IF_ERROR(Walk(ctx, options, rest, WalkStart(options), total, limit, report));
+  for (std::int64_t id : rest.excluded) {
+    if (report.interrupted) break;
     SweepOptions one = options;
     one.challenge_id = id;
-    if (held) {
-      RETURN_IF_ERROR(ListHeld(ctx, one, total, limit, report));
-    } else {
-      RETURN_IF_ERROR(Walk(ctx, one, WalkStart(one), total, limit, report));
-    }
-    if (report.interrupted) break;
+    RETURN_IF_ERROR(ListHeld(ctx, one, total, limit, report));
   }
   return report;
 }

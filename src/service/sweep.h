@@ -69,7 +69,7 @@ struct SweepOptions {
   std::optional<TimePoint> as_of;  // default: the clock's now (only meaningful with dry_run)
   std::optional<std::int64_t> challenge_id;
   // At most this many submissions per batch; fewer when deletes are slow (see batch_budget).
-  int batch_size = 200;
+  int batch_size = 1000;
   // How long one batch of a real sweep may hold the batch lease, deletes included. A batch
   // stops taking submissions once it is spent (after at least one) and the next batch is sized
   // from the time per submission measured so far.

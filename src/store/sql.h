@@ -98,6 +98,11 @@ class SqlConnection {
   // machine steps, which grow with every row an index scan visits). For tests and benchmarks
   // that check that a batch query stays linear; 0 when the engine does not tell.
   virtual std::int64_t StepsDone() const { return 0; }
+  // Pages of the database this connection's statements have fetched so far (SQLite: page cache
+  // hits and misses). A seek into a table fetches a page per level of its tree, while an index
+  // scan fetches a page per page of entries, so this tells reading rows apart from listing index
+  // entries, which StepsDone does not. For tests; 0 when the engine does not tell.
+  virtual std::int64_t PagesFetched() const { return 0; }
 
   // Convenience: the first row of a query, or nullopt when there is none.
   Result<std::optional<SqlRow>> QueryOne(std::string_view sql, const SqlParams& params = {});

@@ -118,6 +118,17 @@ class SqliteConnection final : public SqlConnection {
   Status DeferForeignKeys() override { return Simple("PRAGMA defer_foreign_keys = ON"); }
   std::string_view Dialect() const override { return "sqlite"; }
   std::int64_t StepsDone() const override { return steps_; }
+  std::int64_t PagesFetched() const override {
+    std::int64_t total = 0;
+    for (int op : {SQLITE_DBSTATUS_CACHE_HIT, SQLITE_DBSTATUS_CACHE_MISS}) {
+      int current = 0;
+      int highwater = 0;
+      if (sqlite3_db_status(db_, op, &current, &highwater, /*resetFlg=*/0) == SQLITE_OK) {
+        total += current;
+      }
+    }
+    return total;
+  }
 
  private:
   static std::string Short(std::string_view sql) {
