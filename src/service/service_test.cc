@@ -240,6 +240,68 @@ TEST_F(ServiceTest, Issue8Defect12VerifyReadsEventsAndHeadInOneReadTransaction) 
 }  // namespace
 // The streamed `--json cleanup` writes each listed submission without building a tree; its text
 // must be exactly what the tree dumps, escapes included.
+// The forecast counts each live, unheld submission with an eligible date in the week of its
+// deletion date (a past one in this week), with the bytes of its artifacts not yet deleted, and
+// leaves out those beyond the weeks asked for (issue 9: from submissions_status, grouped per week).
+TEST_F(ServiceTest, ForecastCountsSubmissionsAndBytesPerWeekOfDeletion) {
+  ctx_.settings.notice_days = 0;                // the deletion date is the eligible date
+  const std::int64_t monday = 20598LL * 86400;  // Monday of the week of 1780000000
+  const std::int64_t day = 86400;
+  struct Row {
+    std::int64_t id;
+    std::optional<std::int64_t> eligible;
+    int hold;
+    int deleted;
+    std::vector<std::pair<std::int64_t, const char*>> artifacts;  // size, state
+  };
+  const std::vector<Row> rows = {
+      {1, monday - 10 * day, 0, 0, {{5, "stored"}}},                          // past: this week
+      {2, monday + 7 * day + 3600, 0, 0, {{7, "stored"}, {100, "deleted"}}},  // week 1
+      {3, monday + 14 * day + 7200, 0, 0, {{11, "failed"}}},                  // week 2
+      {4, monday + 21 * day, 0, 0, {{13, "stored"}}},  // week 3, first second
+      {5, monday + 28 * day, 0, 0, {{17, "stored"}}},  // week 4: not asked for
+      {6, monday + 7 * day, 1, 0, {{19, "stored"}}},   // on hold
+      {7, monday + 7 * day, 0, 1, {{23, "deleted"}}},  // already deleted
+      {8, std::nullopt, 0, 0, {{29, "stored"}}},       // no eligible date
+  };
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, "
+                        "retention_policy_consent, created_at) VALUES (1, 't', 1, 1, 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public) "
+                        "VALUES (1, 1, 'p', 0, 0)")
+                    .ok());
+    std::int64_t artifact = 0;
+    for (const Row& r : rows) {
+      ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                          "submitted_at, retention_eligible_date, legal_hold, "
+                          "is_artifact_deleted) VALUES (?, 1, 1, 'bob', 0, ?, ?, ?)",
+                          {r.id, SqlOpt(r.eligible), std::int64_t{r.hold}, std::int64_t{r.deleted}})
+                      .ok());
+      for (const auto& [size, state] : r.artifacts) {
+        ++artifact;
+        ASSERT_TRUE(c->Exec("INSERT INTO artifacts (submission_id, kind, storage_key, size_bytes, "
+                            "state) VALUES (?, 'input_file', ?, ?, ?)",
+                            {r.id, "k/" + std::to_string(artifact), size, std::string(state)})
+                        .ok());
+      }
+    }
+  }
+  auto forecast = ForecastView(ctx_, 1, 4);
+  ASSERT_TRUE(forecast.ok()) << forecast.status().ToString();
+  const auto& weeks = (*forecast)["weeks"];
+  ASSERT_EQ(weeks.size(), 4U);
+  EXPECT_EQ(weeks[0]["week_start"], FormatDate(FromUnix(monday)));
+  const std::vector<std::pair<int, int>> want = {{1, 5}, {1, 7}, {1, 11}, {1, 13}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(weeks[i]["submissions"], want[i].first) << "week " << i;
+    EXPECT_EQ(weeks[i]["bytes"], want[i].second) << "week " << i;
+  }
+  EXPECT_EQ((*forecast)["total_submissions"], 4);
+  EXPECT_EQ((*forecast)["total_bytes"], 36);
+}
+
 TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
   SweptSubmission s{7, 3, {}, 0};
   s.artifacts.push_back({"stdout_file", "a \"quoted\" key\\with\tcontrol \xc3\xa9", 12});

@@ -212,7 +212,8 @@ Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const Ser
   SqlParams params = DeletableParams(ctx, ctx.clock->Now());
   params.emplace_back(challenge_id);
   ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT MIN(") + kDeletableAt +
-                                               ") FROM submissions s JOIN challenges c ON c.id = "
+                                               ") FROM submissions s INDEXED BY "
+                                               "submissions_status JOIN challenges c ON c.id = "
                                                "s.challenge_id WHERE s.challenge_id = ? AND "
                                                "s.is_artifact_deleted = 0 AND "
                                                "s.retention_eligible_date IS NOT NULL AND "
@@ -362,28 +363,29 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
                    conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
   if (!exists) return NotFound("Challenge does not exist");
   SqlParams params = DeletableParams(ctx, now);
-  params.emplace_back(challenge_id);
-  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT ") + kDeletableAt +
-                                              ", (SELECT COALESCE(SUM(a.size_bytes), 0) FROM "
-                                              "artifacts a WHERE a.submission_id = s.id AND "
-                                              "a.state <> 'deleted') FROM submissions s JOIN "
-                                              "challenges c ON c.id = s.challenge_id WHERE "
-                                              "s.challenge_id = ? AND s.is_artifact_deleted = 0 "
-                                              "AND s.retention_eligible_date IS NOT NULL AND "
-                                              "s.legal_hold = 0 AND c.legal_hold = 0",
+  params.insert(params.end(), {monday, week, challenge_id});
+  // Per week from submissions_status alone (its bytes_stored is the sum of the artifacts not yet
+  // deleted): one row per week, not per submission. Weeks before this one count in this one.
+  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT MAX((") + kDeletableAt +
+                                              " - ?) / ?, 0) AS w, COUNT(*), "
+                                              "SUM(s.bytes_stored) FROM submissions s INDEXED BY "
+                                              "submissions_status JOIN challenges c ON c.id = "
+                                              "s.challenge_id WHERE s.challenge_id = ? AND "
+                                              "s.is_artifact_deleted = 0 AND "
+                                              "s.retention_eligible_date IS NOT NULL AND "
+                                              "s.legal_hold = 0 AND c.legal_hold = 0 GROUP BY w",
                                           params));
   std::vector<std::pair<std::int64_t, std::int64_t>> buckets(static_cast<std::size_t>(weeks));
   std::int64_t total_subs = 0;
   std::int64_t total_bytes = 0;
   for (const auto& r : rows) {
-    std::int64_t index = (r.Int(0) - monday) / week;
-    if (index < 0) index = 0;
+    const std::int64_t index = r.Int(0);
     if (index >= weeks) continue;
     auto& b = buckets[static_cast<std::size_t>(index)];
-    ++b.first;
-    b.second += r.Int(1);
-    ++total_subs;
-    total_bytes += r.Int(1);
+    b.first += r.Int(1);
+    b.second += r.Int(2);
+    total_subs += r.Int(1);
+    total_bytes += r.Int(2);
   }
   json out;
   out["challenge_id"] = challenge_id;

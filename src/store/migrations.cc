@@ -260,14 +260,15 @@ ALTER TABLE phases ADD COLUMN retention_policy_reason TEXT;
       // submission_sweep, so that a sweep of every challenge passes over the entries of the
       // challenges on hold (listed apart) in the index, without their rows; phase_id in
       // submissions_status after the eligible date, so that the submissions without one are
-      // counted per phase (R2's reasons) from the index, in order, without their rows.
+      // counted per phase (R2's reasons) from the index, in order, without their rows; and
+      // notice_sent_at, so that the next deletion date and the forecast read the index alone.
       R"sql(
 DROP INDEX submission_sweep;
 CREATE INDEX submission_sweep ON submissions(retention_eligible_date, id, challenge_id)
   WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
 DROP INDEX submissions_status;
 CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
-  retention_eligible_date, phase_id, legal_hold, bytes_stored);
+  retention_eligible_date, phase_id, legal_hold, bytes_stored, notice_sent_at);
 )sql",
   };
   return kMigrations;
