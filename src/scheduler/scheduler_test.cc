@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "jobs/job_test_support.h"
+#include "testing/job_fixtures.h"
 
 namespace retention {
 namespace {
