@@ -14,6 +14,7 @@
 
 #include "artifacts/artifact_store.h"
 #include "artifacts/local/local_artifact_store.h"
+#include "testing/contract.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -131,9 +132,7 @@ TEST_P(ArtifactStoreContract, LocationNamesTheKey) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, ArtifactStoreContract, ::testing::ValuesIn(kArtifactBackends),
-                         [](const ::testing::TestParamInfo<ArtifactBackend>& p) {
-                           return std::string(p.param.name);
-                         });
+                         testing::AdapterName());
 
 }  // namespace
 }  // namespace retention

@@ -16,23 +16,15 @@ using testing::AddChallenge;
 using testing::BaseData;
 using testing::FakeMailSender;
 using testing::Import;
-using testing::Node;
-using testing::OpenNode;
+using testing::JobTest;
 using testing::SeedEnvironment;
 using testing::T;
-using testing::TempDir;
 
 constexpr std::int64_t kDay = kSecondsPerDay;
 
-class NoticesTest : public ::testing::Test {
+class NoticesTest : public JobTest {
  protected:
-  void SetUp() override {
-    auto store = LocalArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    node_ = OpenNode(dir_.path() / "retention.db", store_.get(), &clock_, /*notice_days=*/14);
-    ASSERT_NE(node_, nullptr);
-  }
+  NoticesTest() : JobTest(T("2027-01-01T00:00:00Z"), /*notice_days=*/14) {}
 
   std::vector<SqlRow> Query(const std::string& sql, const SqlParams& params = {}) {
     auto conn = node_->db->Lock();
@@ -49,10 +41,6 @@ class NoticesTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  FakeClock clock_{T("2027-01-01T00:00:00Z")};
-  std::unique_ptr<ArtifactStore> store_;
-  std::unique_ptr<Node> node_;
   FakeMailSender mail_;
 };
 

@@ -19,6 +19,7 @@
 #include "logs/cloudwatch/cloudwatch_logs.h"
 #include "logs/local/local_log_store.h"
 #include "logs/log_retention.h"
+#include "testing/contract.h"
 #include "testing/fake_cloudwatch.h"
 #include "testing/test_support.h"
 
@@ -45,12 +46,8 @@ class LogBackend {
 class LocalBackend final : public LogBackend {
  public:
   LocalBackend() {
-    auto store = LocalLogStore::Open("file://" + (dir_.path() / "logs").string());
-    if (!store.ok()) {
-      error_ = store.status().ToString();
-      return;
-    }
-    store_ = std::move(store).value();
+    testing::TakeOrKeepError(LocalLogStore::Open("file://" + (dir_.path() / "logs").string()),
+                             store_, error_);
   }
   std::string error() const override { return error_; }
   LogRetention& port() override { return *store_; }
@@ -82,12 +79,7 @@ class CloudWatchBackend final : public LogBackend {
     options.base_delay = std::chrono::milliseconds(1);
     options.max_delay = std::chrono::milliseconds(4);
     options.calls_per_second = 1000;  // the rate limit has its own test
-    auto client = CloudWatchLogs::Open(fake_->Url(), options);
-    if (!client.ok()) {
-      error_ = client.status().ToString();
-      return;
-    }
-    client_ = std::move(client).value();
+    testing::TakeOrKeepError(CloudWatchLogs::Open(fake_->Url(), options), client_, error_);
   }
   std::string error() const override { return error_; }
   LogRetention& port() override { return *client_; }
@@ -100,30 +92,19 @@ class CloudWatchBackend final : public LogBackend {
   std::unique_ptr<CloudWatchLogs> client_;
 };
 
-struct LogBackendFactory {
-  const char* name;
-  std::function<std::unique_ptr<LogBackend>()> make;
+const testing::AdapterFactory<LogBackend> kLogBackends[] = {
+    {"local", testing::MakeHarness<LogBackend, LocalBackend>},
+    {"cloudwatch", testing::MakeHarness<LogBackend, CloudWatchBackend>},
 };
 
-const LogBackendFactory kLogBackends[] = {
-    {"local", [] { return std::unique_ptr<LogBackend>(new LocalBackend()); }},
-    {"cloudwatch", [] { return std::unique_ptr<LogBackend>(new CloudWatchBackend()); }},
-};
-
-class LogRetentionContract : public ::testing::TestWithParam<LogBackendFactory> {
+class LogRetentionContract : public testing::AdapterContract<LogBackend> {
  protected:
-  void SetUp() override {
-    backend_ = GetParam().make();
-    ASSERT_TRUE(backend_->error().empty()) << backend_->error();
-  }
-  LogRetention& port() { return backend_->port(); }
+  LogRetention& port() { return harness_->port(); }
   std::vector<LogGroupInfo> ListOf(const std::string& prefix) {
     auto listed = port().List(prefix);
     EXPECT_TRUE(listed.ok()) << listed.status().ToString();
     return listed.ok() ? *listed : std::vector<LogGroupInfo>{};
   }
-
-  std::unique_ptr<LogBackend> backend_;
 };
 
 TEST_P(LogRetentionContract, DescribeOfAMissingGroupIsNullopt) {
@@ -133,7 +114,7 @@ TEST_P(LogRetentionContract, DescribeOfAMissingGroupIsNullopt) {
 }
 
 TEST_P(LogRetentionContract, SetsReadsAndRemovesPolicy) {
-  backend_->CreateGroup("g");
+  harness_->CreateGroup("g");
   EXPECT_EQ(port().Describe("g")->value(), (LogGroupInfo{"g", std::nullopt}));
 
   ASSERT_TRUE(port().SetPolicy("g", 30).ok());
@@ -156,7 +137,7 @@ TEST_P(LogRetentionContract, AMissingGroupIsCreatedOrNotFoundAsTheBackendSays) {
   const std::string remove_group = "new-group";
   const Status set = port().SetPolicy(set_group, 30);
   const Status removed = port().RemovePolicy(remove_group);
-  if (backend_->CreatesGroupsOnFirstUse()) {
+  if (harness_->CreatesGroupsOnFirstUse()) {
     EXPECT_TRUE(set.ok()) << set.ToString();
     EXPECT_TRUE(removed.ok()) << removed.ToString();
     EXPECT_EQ(port().Describe(set_group)->value(), (LogGroupInfo{set_group, 30}));
@@ -176,7 +157,7 @@ TEST_P(LogRetentionContract, RejectsRetentionDaysOutsideTheAllowedValues) {
     EXPECT_THAT(s.message(), HasSubstr(std::to_string(days))) << days;
   }
   EXPECT_FALSE(port().Describe("g")->has_value()) << "a refused policy must not create the group";
-  backend_->CreateGroup("h");
+  harness_->CreateGroup("h");
   EXPECT_EQ(port().SetPolicy("h", 31).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(port().Describe("h")->value(), (LogGroupInfo{"h", std::nullopt}));
 }
@@ -191,13 +172,13 @@ TEST_P(LogRetentionContract, RejectsInvalidGroupNamesInEveryOperation) {
     EXPECT_EQ(port().Describe(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   }
   EXPECT_THAT(ListOf(""), IsEmpty()) << "nothing may be written for a bad name";
-  backend_->CreateGroup("A-z_0.9/#-");
+  harness_->CreateGroup("A-z_0.9/#-");
   EXPECT_TRUE(port().SetPolicy("A-z_0.9/#-", 30).ok());
 }
 
 TEST_P(LogRetentionContract, ListsByPrefixInNameOrder) {
   for (const char* name : {"b-2", "a-1", "b-10", "c", "/aws/ecs/worker"}) {
-    backend_->CreateGroup(name);
+    harness_->CreateGroup(name);
   }
   ASSERT_TRUE(port().SetPolicy("b-2", 60).ok());
   EXPECT_THAT(ListOf("b-"), ElementsAre(LogGroupInfo{"b-10", {}}, LogGroupInfo{"b-2", 60}));
@@ -209,7 +190,7 @@ TEST_P(LogRetentionContract, ListsByPrefixInNameOrder) {
 }
 
 TEST_P(LogRetentionContract, DescribePicksTheExactNameAmongPrefixSiblings) {
-  for (const char* name : {"g-1", "g-10", "g-100", "g-2"}) backend_->CreateGroup(name);
+  for (const char* name : {"g-1", "g-10", "g-100", "g-2"}) harness_->CreateGroup(name);
   ASSERT_TRUE(port().SetPolicy("g-10", 5).ok());
   EXPECT_EQ(port().Describe("g-10")->value(), (LogGroupInfo{"g-10", 5}));
   EXPECT_EQ(port().Describe("g-1")->value(), (LogGroupInfo{"g-1", std::nullopt}));
@@ -224,9 +205,7 @@ TEST_P(LogRetentionContract, UrlNamesTheBackendWithoutCredentials) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, LogRetentionContract, ::testing::ValuesIn(kLogBackends),
-                         [](const ::testing::TestParamInfo<LogBackendFactory>& p) {
-                           return std::string(p.param.name);
-                         });
+                         testing::AdapterName());
 
 // Port-level code: the allowed values are CloudWatch's 22.
 TEST(LogRetentionTest, AllowedDaysAreCloudWatchs22Values) {

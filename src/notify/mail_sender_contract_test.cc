@@ -14,6 +14,7 @@
 
 #include "notify/mail.h"
 #include "notify/smtp/smtp_mail_sender.h"
+#include "testing/contract.h"
 #include "testing/smtp_server.h"
 #include "testing/test_support.h"
 
@@ -48,13 +49,10 @@ class SmtpBackend final : public MailBackend {
       error_ = server_->error();
       return;
     }
-    auto sender = SmtpMailSender::Open("smtp://127.0.0.1:" + std::to_string(server_->port()),
-                                       "Retention <noreply@example.org>");
-    if (!sender.ok()) {
-      error_ = sender.status().ToString();
-      return;
-    }
-    sender_ = std::move(sender).value();
+    testing::TakeOrKeepError(
+        SmtpMailSender::Open("smtp://127.0.0.1:" + std::to_string(server_->port()),
+                             "Retention <noreply@example.org>"),
+        sender_, error_);
   }
   std::string error() const override { return error_; }
   MailSender& port() override { return *sender_; }
@@ -76,22 +74,13 @@ class SmtpBackend final : public MailBackend {
   std::unique_ptr<SmtpMailSender> sender_;
 };
 
-struct MailBackendFactory {
-  const char* name;
-  std::function<std::unique_ptr<MailBackend>()> make;
+const testing::AdapterFactory<MailBackend> kMailBackends[] = {
+    {"smtp", testing::MakeHarness<MailBackend, SmtpBackend>},
 };
 
-const MailBackendFactory kMailBackends[] = {
-    {"smtp", [] { return std::unique_ptr<MailBackend>(new SmtpBackend()); }},
-};
-
-class MailSenderContract : public ::testing::TestWithParam<MailBackendFactory> {
+class MailSenderContract : public testing::AdapterContract<MailBackend> {
  protected:
-  void SetUp() override {
-    backend_ = GetParam().make();
-    ASSERT_TRUE(backend_->error().empty()) << backend_->error();
-  }
-  MailSender& port() { return backend_->port(); }
+  MailSender& port() { return harness_->port(); }
   // A recipient no other test mails: "<test name>@example.org".
   static std::string OwnRecipient(const std::string& tag = "") {
     return std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())
@@ -105,16 +94,14 @@ class MailSenderContract : public ::testing::TestWithParam<MailBackendFactory> {
                        .text = "3 submissions of Cars 2026 will be deleted on 2026-03-01.\n",
                        .html = "<p>3 submissions of <b>Cars 2026</b> will be deleted.</p>"};
   }
-
-  std::unique_ptr<MailBackend> backend_;
 };
 
 TEST_P(MailSenderContract, AcceptedMessageIsDeliveredOnceToItsOneRecipient) {
   const std::string to = OwnRecipient();
   const Status s = port().Send(Message(to));
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(backend_->Delivered(to), 1);
-  EXPECT_EQ(backend_->Delivered(OwnRecipient("-other")), 0);
+  EXPECT_EQ(harness_->Delivered(to), 1);
+  EXPECT_EQ(harness_->Delivered(OwnRecipient("-other")), 0);
 }
 
 TEST_P(MailSenderContract, PlainTextOnlyMessageIsAccepted) {
@@ -123,30 +110,32 @@ TEST_P(MailSenderContract, PlainTextOnlyMessageIsAccepted) {
   m.html.clear();
   const Status s = port().Send(m);
   ASSERT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(backend_->Delivered(to), 1);
+  EXPECT_EQ(harness_->Delivered(to), 1);
 }
 
-TEST_P(MailSenderContract, PermanentRefusalIsFailedPreconditionWithTheServerReply) {
-  const std::string to = backend_->PermanentlyRefused();
-  const Status s = port().Send(Message(to));
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
-  EXPECT_NE(s.message().find("550 5.1.1 no such user"), std::string::npos) << s.ToString();
-  EXPECT_NE(s.message().find(to), std::string::npos) << s.ToString();
-  EXPECT_EQ(backend_->Delivered(to), 0);
-}
-
-TEST_P(MailSenderContract, TemporaryRefusalIsUnavailableWithTheServerReply) {
-  const std::string to = backend_->TemporarilyRefused();
-  const Status s = port().Send(Message(to));
-  ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
-  EXPECT_NE(s.message().find("451 4.3.0 try again"), std::string::npos) << s.ToString();
-  EXPECT_EQ(backend_->Delivered(to), 0);
+// A 5xx reply is permanent (do not retry), a 4xx temporary (retry later); either way the message
+// names the recipient and carries the server's reply, and nothing is delivered.
+TEST_P(MailSenderContract, RefusalsAreFailedPreconditionOrUnavailableWithTheServerReply) {
+  struct Case {
+    std::string to;
+    StatusCode code;
+    const char* reply;
+  };
+  for (const Case& c :
+       {Case{harness_->PermanentlyRefused(), StatusCode::kFailedPrecondition,
+             "550 5.1.1 no such user"},
+        Case{harness_->TemporarilyRefused(), StatusCode::kUnavailable, "451 4.3.0 try again"}}) {
+    const Status s = port().Send(Message(c.to));
+    ASSERT_FALSE(s.ok()) << c.to;
+    EXPECT_EQ(s.code(), c.code) << s.ToString();
+    EXPECT_NE(s.message().find(c.reply), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find(c.to), std::string::npos) << s.ToString();
+    EXPECT_EQ(harness_->Delivered(c.to), 0) << c.to;
+  }
 }
 
 TEST_P(MailSenderContract, UnreachableServerIsUnavailable) {
-  auto sender = backend_->Unreachable();
+  auto sender = harness_->Unreachable();
   ASSERT_NE(sender, nullptr);
   const Status s = sender->Send(Message(OwnRecipient()));
   ASSERT_FALSE(s.ok());
@@ -161,14 +150,12 @@ TEST_P(MailSenderContract, MalformedMessageIsInvalidArgumentAndNothingIsSent) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   MailMessage no_recipient = Message("");
   EXPECT_EQ(port().Send(no_recipient).code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(backend_->Delivered(to), 0);
-  EXPECT_EQ(backend_->Delivered("everyone@example.org"), 0);
+  EXPECT_EQ(harness_->Delivered(to), 0);
+  EXPECT_EQ(harness_->Delivered("everyone@example.org"), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, MailSenderContract, ::testing::ValuesIn(kMailBackends),
-                         [](const ::testing::TestParamInfo<MailBackendFactory>& p) {
-                           return std::string(p.param.name);
-                         });
+                         testing::AdapterName());
 
 }  // namespace
 }  // namespace retention

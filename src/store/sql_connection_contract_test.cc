@@ -13,6 +13,7 @@
 #include "store/migrations.h"
 #include "store/sql.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/contract.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -251,9 +252,7 @@ TEST_P(SqlConnectionContract, DialectIsOneTheSqlKnows) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Adapters, SqlConnectionContract, ::testing::ValuesIn(kSqlBackends),
-                         [](const ::testing::TestParamInfo<SqlBackend>& p) {
-                           return std::string(p.param.name);
-                         });
+                         testing::AdapterName());
 
 }  // namespace
 }  // namespace retention

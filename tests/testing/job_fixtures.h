@@ -49,6 +49,28 @@ inline std::unique_ptr<Node> OpenNode(const std::filesystem::path& db_path, Arti
   return node;
 }
 
+// The fixture of the jobs and scheduler tests: one node on a fresh SQLite file in a temp folder,
+// a local artifact store beside it, and a fake clock at `start`.
+class JobTest : public ::testing::Test {
+ protected:
+  JobTest(TimePoint start, int notice_days) : clock_(start), notice_days_(notice_days) {}
+  void SetUp() override {
+    auto store = LocalArtifactStore::Open(dir_.path() / "artifacts");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    node_ = OpenNode(dir_.path() / "retention.db", store_.get(), &clock_, notice_days_);
+    ASSERT_NE(node_, nullptr);
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<ArtifactStore> store_;
+  std::unique_ptr<Node> node_;
+
+ private:
+  int notice_days_;
+};
+
 // The seed's schedule (DESIGN.md section 4), or `overrides` on top of it.
 inline JobEnvironment SeedEnvironment(ServiceContext* ctx, MailSender* mail,
                                       std::map<std::string, std::string> overrides = {}) {
