@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "core/test_support.h"
+#include "testing/test_support.h"
 
 namespace retention {
 namespace {

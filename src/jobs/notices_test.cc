@@ -5,9 +5,9 @@
 #include <map>
 #include <set>
 
-#include "jobs/job_test_support.h"
 #include "notify/outbox.h"
 #include "scheduler/scheduler.h"
+#include "testing/job_fixtures.h"
 
 namespace retention {
 namespace {
@@ -16,23 +16,15 @@ using testing::AddChallenge;
 using testing::BaseData;
 using testing::FakeMailSender;
 using testing::Import;
-using testing::Node;
-using testing::OpenNode;
+using testing::JobTest;
 using testing::SeedEnvironment;
 using testing::T;
-using testing::TempDir;
 
 constexpr std::int64_t kDay = kSecondsPerDay;
 
-class NoticesTest : public ::testing::Test {
+class NoticesTest : public JobTest {
  protected:
-  void SetUp() override {
-    auto store = LocalArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    node_ = OpenNode(dir_.path() / "retention.db", store_.get(), &clock_, /*notice_days=*/14);
-    ASSERT_NE(node_, nullptr);
-  }
+  NoticesTest() : JobTest(T("2027-01-01T00:00:00Z"), /*notice_days=*/14) {}
 
   std::vector<SqlRow> Query(const std::string& sql, const SqlParams& params = {}) {
     auto conn = node_->db->Lock();
@@ -49,10 +41,6 @@ class NoticesTest : public ::testing::Test {
     }
   }
 
-  TempDir dir_;
-  FakeClock clock_{T("2027-01-01T00:00:00Z")};
-  std::unique_ptr<ArtifactStore> store_;
-  std::unique_ptr<Node> node_;
   FakeMailSender mail_;
 };
 
@@ -104,13 +92,13 @@ TEST_F(NoticesTest, EveryHostIsWarnedOnceAndInTimeWhateverTheWeekdayOfThePhaseEn
     EXPECT_EQ(mails[1].Int(1), 1);
   }
   std::set<std::string> recipients;
-  for (const MailMessage& m : mail_.sent) recipients.insert(m.to);
+  for (const MailMessage& m : mail_.delivered()) recipients.insert(m.to);
   EXPECT_EQ(recipients, (std::set<std::string>{"alice@example.org", "dave@example.org"}));
   EXPECT_EQ(Query("SELECT id FROM mail_outbox WHERE recipient LIKE '%carol%'").size(), 0u);
   EXPECT_EQ(Query("SELECT id FROM mail_outbox WHERE state <> 'sent'").size(), 0u);
   // One mail per host per challenge per run: mails come in pairs.
-  EXPECT_EQ(mail_.sent.size() % 2, 0u);
-  EXPECT_EQ(mail_.sent.size(), Query("SELECT id FROM mail_outbox").size());
+  EXPECT_EQ(mail_.delivered().size() % 2, 0u);
+  EXPECT_EQ(mail_.delivered().size(), Query("SELECT id FROM mail_outbox").size());
 }
 
 TEST_F(NoticesTest, MailNamesCountDatesLinkWhatIsDeletedAndKeptAndHowToWithdraw) {
@@ -122,8 +110,8 @@ TEST_F(NoticesTest, MailNamesCountDatesLinkWhatIsDeletedAndKeptAndHowToWithdraw)
   env.challenge_url = "https://evalai.example/web/challenges/challenge-page/{id}/overview";
   auto r = ProcessNotices(env, clock_.Now(), false);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ(mail_.sent.size(), 2u);
-  const MailMessage& m = mail_.sent[0];
+  ASSERT_EQ(mail_.delivered().size(), 2u);
+  const MailMessage m = mail_.delivered()[0];
   EXPECT_EQ(m.to, "alice@example.org");
   // Deletion date = max(eligible 2027-02-04, now + 14 days = 2027-02-08); first sweep 2027-03-01.
   for (const std::string& body : {m.text, m.html}) {
@@ -153,11 +141,11 @@ TEST_F(NoticesTest, ASecondRunSendsNothing) {
   clock_.Set(T("2027-01-25T10:00:00Z"));
   const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
   ASSERT_TRUE(RunJob(env, kNotificationsJob, clock_.Now(), nullptr).ok());
-  ASSERT_EQ(mail_.sent.size(), 2u);
+  ASSERT_EQ(mail_.delivered().size(), 2u);
   clock_.Advance(std::chrono::hours(1));
   auto again = RunJob(env, kNotificationsJob, clock_.Now(), nullptr);
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(mail_.sent.size(), 2u);
+  EXPECT_EQ(mail_.delivered().size(), 2u);
   EXPECT_EQ((*again)["notices"]["submissions_noticed"], 0);
 }
 
@@ -167,7 +155,7 @@ TEST_F(NoticesTest, MailServerDownKeepsTheNoticeQueuedAndItIsDeliveredOnceLater)
   Import(node_->ctx, *store_, data);
   clock_.Set(T("2027-01-25T10:00:00Z"));
   const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
-  mail_.fail_with = Unavailable("connection refused");
+  mail_.FailAll(Unavailable("connection refused"));
   auto down = ProcessNotices(env, clock_.Now(), false);
   ASSERT_TRUE(down.ok());
   EXPECT_EQ((*down)["delivery"]["retry_later"], 2);
@@ -178,18 +166,18 @@ TEST_F(NoticesTest, MailServerDownKeepsTheNoticeQueuedAndItIsDeliveredOnceLater)
   ASSERT_TRUE(ProcessNotices(env, clock_.Now(), false).ok());
   EXPECT_EQ(Query("SELECT id FROM mail_outbox").size(), 2u);
 
-  mail_.fail_with = Status::Ok();
+  mail_.FailAll(Status::Ok());
   clock_.Advance(std::chrono::hours(2));
   auto up = ProcessNotices(env, clock_.Now(), false);
   ASSERT_TRUE(up.ok());
   EXPECT_EQ((*up)["delivery"]["sent"], 2);
-  EXPECT_EQ(mail_.sent.size(), 2u);
+  EXPECT_EQ(mail_.delivered().size(), 2u);
   EXPECT_EQ(
       Query("SELECT id FROM submissions WHERE notice_sent_at = ?", {ToUnix(clock_.Now())}).size(),
       2u);
   clock_.Advance(std::chrono::hours(2));
   ASSERT_TRUE(ProcessNotices(env, clock_.Now(), false).ok());
-  EXPECT_EQ(mail_.sent.size(), 2u);
+  EXPECT_EQ(mail_.delivered().size(), 2u);
 }
 
 TEST_F(NoticesTest, PermanentRefusalOfOneHostDoesNotStopTheOthers) {
@@ -197,11 +185,11 @@ TEST_F(NoticesTest, PermanentRefusalOfOneHostDoesNotStopTheOthers) {
   AddChallenge(data, 7, "2026-06-02T00:00:00Z", {"2027-01-05T00:00:00Z"}, 2);
   Import(node_->ctx, *store_, data);
   clock_.Set(T("2027-01-25T10:00:00Z"));
-  mail_.fail_for = "alice@example.org";
+  mail_.FailPermanently("alice@example.org");
   auto r = ProcessNotices(SeedEnvironment(&node_->ctx, &mail_), clock_.Now(), false);
   ASSERT_TRUE(r.ok());
-  ASSERT_EQ(mail_.sent.size(), 1u);
-  EXPECT_EQ(mail_.sent[0].to, "dave@example.org");
+  ASSERT_EQ(mail_.delivered().size(), 1u);
+  EXPECT_EQ(mail_.delivered()[0].to, "dave@example.org");
   EXPECT_EQ((*r)["failed"], 1);
   ASSERT_EQ((*r)["errors"].size(), 1u);
   EXPECT_NE((*r)["errors"][0].get<std::string>().find("550"), std::string::npos);
@@ -219,7 +207,7 @@ TEST_F(NoticesTest, ChallengeThatDoesNotInformHostsGetsASuppressedNoticeAndIsSti
               {.owner = DefaultOwner() + "#a", .renew_every = std::chrono::seconds(0)});
   ASSERT_TRUE(s.Recover(clock_.Now()).ok());
   Simulate(s, T("2027-03-02T00:00:00Z"));
-  EXPECT_TRUE(mail_.sent.empty());
+  EXPECT_TRUE(mail_.delivered().empty());
   const auto rows = Query("SELECT state, recipient FROM mail_outbox");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0].Text(0), "suppressed");
@@ -239,7 +227,7 @@ TEST_F(NoticesTest, HeldSubmissionsAreNotNoticedAndDryRunChangesNothing) {
   EXPECT_EQ((*dry)["notices"][0]["recipients"].size(), 2u);
   EXPECT_EQ((*dry)["skipped"][0]["count"], 1);
   EXPECT_TRUE((*dry)["outbox"].empty());
-  EXPECT_TRUE(mail_.sent.empty());
+  EXPECT_TRUE(mail_.delivered().empty());
   EXPECT_TRUE(Query("SELECT id FROM mail_outbox").empty());
   EXPECT_TRUE(Query("SELECT 1 FROM notice_items").empty());
 }
@@ -266,15 +254,15 @@ TEST_F(NoticesTest, Issue8Defect8WithdrawalWhileANoticeIsSentVoidsItAndAReGrantN
   Import(node_->ctx, *store_, data);
   clock_.Set(T("2027-01-25T10:00:00Z"));
   const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
-  mail_.during_send = [&] {
+  mail_.OnFirstSend([&] {
     clock_.Advance(std::chrono::minutes(1));
     ASSERT_TRUE(WithdrawConsent(node_->ctx, 7, "dave", std::string("pause")).ok());
-  };
+  });
   auto first = ProcessNotices(env, clock_.Now(), false);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   // Alice's mail was on the wire; dave's was still queued and the withdrawal cancelled it.
-  ASSERT_EQ(mail_.sent.size(), 1u);
-  EXPECT_EQ(mail_.sent[0].to, "alice@example.org");
+  ASSERT_EQ(mail_.delivered().size(), 1u);
+  EXPECT_EQ(mail_.delivered()[0].to, "alice@example.org");
   EXPECT_EQ(Query("SELECT id FROM mail_outbox WHERE state = 'cancelled'").size(), 1u);
   EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u)
       << "a notice sent while consent was withdrawn counts";
@@ -295,7 +283,7 @@ TEST_F(NoticesTest, Issue8Defect8WithdrawalWhileANoticeIsSentVoidsItAndAReGrantN
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ((*second)["submissions_noticed"], 2);
   EXPECT_EQ((*second)["delivery"]["sent"], 2);
-  EXPECT_EQ(mail_.sent.size(), 3u);
+  EXPECT_EQ(mail_.delivered().size(), 3u);
   EXPECT_EQ(
       Query("SELECT id FROM submissions WHERE notice_sent_at = ?", {ToUnix(clock_.Now())}).size(),
       2u);
@@ -324,8 +312,8 @@ TEST_F(NoticesTest, Issue8Defect10OneChallengeThatCannotBeNoticedDoesNotStopTheN
   clock_.Set(T("2027-01-25T10:00:00Z"));
   auto r = ProcessNotices(SeedEnvironment(&node_->ctx, &mail_), clock_.Now(), false);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ASSERT_EQ(mail_.sent.size(), 1u);
-  EXPECT_EQ(mail_.sent[0].to, "erin@example.org");
+  ASSERT_EQ(mail_.delivered().size(), 1u);
+  EXPECT_EQ(mail_.delivered()[0].to, "erin@example.org");
   ASSERT_EQ((*r)["notices"].size(), 1u);
   EXPECT_EQ((*r)["notices"][0]["challenge_id"], 8);
   ASSERT_EQ((*r)["challenges_failed"].size(), 1u);
@@ -356,7 +344,7 @@ TEST_F(NoticesTest, Issue8Defect13AnEligibleDateClearedAndSetAgainNeedsAFreshNot
   clock_.Set(T("2027-01-25T10:00:00Z"));
   const JobEnvironment env = SeedEnvironment(&node_->ctx, &mail_);
   ASSERT_TRUE(ProcessNotices(env, clock_.Now(), false).ok());
-  ASSERT_EQ(mail_.sent.size(), 2u);
+  ASSERT_EQ(mail_.delivered().size(), 2u);
   const std::int64_t noticed_at = ToUnix(clock_.Now());
 
   clock_.Advance(std::chrono::hours(1));
@@ -379,13 +367,11 @@ TEST_F(NoticesTest, Issue8Defect13AnEligibleDateClearedAndSetAgainNeedsAFreshNot
   // The fresh notice; while it is on the wire the phase goes public again, so its acceptance
   // does not count for submissions that are no longer eligible.
   clock_.Advance(std::chrono::hours(1));
-  mail_.during_send = [&] {
-    ASSERT_TRUE(UpdatePhase(node_->ctx, 700, {{"is_public", true}}).ok());
-  };
+  mail_.OnFirstSend([&] { ASSERT_TRUE(UpdatePhase(node_->ctx, 700, {{"is_public", true}}).ok()); });
   auto again = ProcessNotices(env, clock_.Now(), false);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_EQ((*again)["submissions_noticed"], 2);
-  EXPECT_EQ(mail_.sent.size(), 4u);
+  EXPECT_EQ(mail_.delivered().size(), 4u);
   EXPECT_EQ(Query("SELECT id FROM submissions WHERE notice_sent_at IS NOT NULL").size(), 0u);
 }
 

@@ -14,6 +14,7 @@
 
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/fake_mail_sender.h"
 
 namespace retention {
 namespace {
@@ -22,61 +23,7 @@ using std::chrono::seconds;
 
 constexpr TimePoint kStart{std::chrono::seconds(1772532000)};  // 2026-03-03T10:00:00Z
 
-// Records every message; a recipient can be told to fail with a given status. Thread-safe.
-class FakeMailSender final : public MailSender {
- public:
-  Status Send(const MailMessage& m) override {
-    if (on_first_send_) {
-      std::exchange(on_first_send_, nullptr)();
-    }
-    std::lock_guard<std::mutex> lock(mu_);
-    ++attempts_[m.to];
-    if (auto it = failures_.find(m.to); it != failures_.end()) {
-      return it->second;
-    }
-    delivered_.push_back(m);
-    ++delivered_count_[m.to];
-    return Status::Ok();
-  }
-
-  void FailTemporarily(const std::string& to) {
-    Fail(to, Unavailable("smtp://mx: mail to " + to + ": 451 4.3.0 try again"));
-  }
-  void FailPermanently(const std::string& to) {
-    Fail(to, FailedPrecondition("smtp://mx: mail to " + to + ": 550 5.1.1 no such user"));
-  }
-  void Fail(const std::string& to, Status s) {
-    std::lock_guard<std::mutex> lock(mu_);
-    failures_[to] = std::move(s);
-  }
-  // Runs `f` once, at the start of the next Send (not thread-safe; set before delivering).
-  void OnFirstSend(std::function<void()> f) { on_first_send_ = std::move(f); }
-  void Heal(const std::string& to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    failures_.erase(to);
-  }
-
-  int Attempts(const std::string& to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return attempts_[to];
-  }
-  int Delivered(const std::string& to) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return delivered_count_[to];
-  }
-  std::vector<MailMessage> delivered() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return delivered_;
-  }
-
- private:
-  std::mutex mu_;
-  std::function<void()> on_first_send_;
-  std::map<std::string, Status> failures_;
-  std::map<std::string, int> attempts_;
-  std::map<std::string, int> delivered_count_;
-  std::vector<MailMessage> delivered_;
-};
+using testing::FakeMailSender;
 
 MailMessage Mail(const std::string& to, const std::string& subject = "Data deletion notice") {
   return MailMessage{.from = "",
@@ -98,7 +45,7 @@ void AddChallenge(SqlConnection& conn, std::int64_t id) {
            {id, "challenge " + std::to_string(id), ToUnix(kStart)});
 }
 
-class OutboxTest : public testing::Test {
+class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto conn = OpenSqlite(":memory:");

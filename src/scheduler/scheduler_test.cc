@@ -6,7 +6,7 @@
 #include <set>
 #include <vector>
 
-#include "jobs/job_test_support.h"
+#include "testing/job_fixtures.h"
 
 namespace retention {
 namespace {
@@ -14,11 +14,11 @@ namespace {
 using testing::AddChallenge;
 using testing::BaseData;
 using testing::Import;
+using testing::JobTest;
 using testing::Node;
 using testing::OpenNode;
 using testing::SeedEnvironment;
 using testing::T;
-using testing::TempDir;
 
 constexpr std::chrono::minutes kStep{30};  // every seed cron fires at :00 or :30
 
@@ -29,15 +29,9 @@ SchedulerOptions TestOptions(const std::string& tag) {
   return o;
 }
 
-class SchedulerTest : public ::testing::Test {
+class SchedulerTest : public JobTest {
  protected:
-  void SetUp() override {
-    auto store = LocalArtifactStore::Open(dir_.path() / "artifacts");
-    ASSERT_TRUE(store.ok());
-    store_ = std::move(store).value();
-    node_ = OpenNode(dir_.path() / "retention.db", store_.get(), &clock_, /*notice_days=*/0);
-    ASSERT_NE(node_, nullptr);
-  }
+  SchedulerTest() : JobTest(T("2026-12-31T23:30:00Z"), /*notice_days=*/0) {}
 
   // (slot, started_at, trigger, status) of every run of `job`, in id order.
   struct Run {
@@ -65,11 +59,6 @@ class SchedulerTest : public ::testing::Test {
       ASSERT_TRUE(s.Tick(t).ok()) << FormatTime(t);
     }
   }
-
-  TempDir dir_;
-  FakeClock clock_{T("2026-12-31T23:30:00Z")};
-  std::unique_ptr<ArtifactStore> store_;
-  std::unique_ptr<Node> node_;
 };
 
 // Every day of 2027 at hh:mm that passes `keep`.

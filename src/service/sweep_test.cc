@@ -7,10 +7,10 @@
 #include <mutex>
 #include <set>
 
-#include "core/test_support.h"
 #include "service/service.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/test_support.h"
 
 namespace retention {
 namespace {

@@ -1,3 +1,5 @@
+// What only the local folder shows: pruned folders, symbolic links below the root, permissions
+// and temporary files. The port's promises are in artifacts/artifact_store_contract_test.cc.
 #include "artifacts/local/local_artifact_store.h"
 
 #include <gtest/gtest.h>
@@ -55,15 +57,6 @@ class LocalArtifactStoreTest : public ::testing::Test {
   std::unique_ptr<LocalArtifactStore> store_;
 };
 
-TEST_F(LocalArtifactStoreTest, RejectsUnsafeKeys) {
-  for (const char* key : {"", "/etc/passwd", "a/../b", "../x", "a//b", "./a", "a\\b", "a/."}) {
-    EXPECT_EQ(ValidateArtifactKey(key).code(), StatusCode::kInvalidArgument) << key;
-    EXPECT_EQ(store_->Delete(key).code(), StatusCode::kInvalidArgument) << key;
-  }
-  EXPECT_EQ(ValidateArtifactKey(std::string("a\0b", 3)).code(), StatusCode::kInvalidArgument);
-  EXPECT_TRUE(ValidateArtifactKey("submissions/700/input.zip").ok());
-}
-
 TEST_F(LocalArtifactStoreTest, PutSizeDeleteAndPruneEmptyFolders) {
   ASSERT_TRUE(store_->Put("a/b/c.bin", "hello").ok());
   ASSERT_TRUE(store_->Put("a/keep.bin", "x").ok());
@@ -75,13 +68,6 @@ TEST_F(LocalArtifactStoreTest, PutSizeDeleteAndPruneEmptyFolders) {
   EXPECT_FALSE(fs::exists(root_ / "a/b")) << "empty folder should be pruned";
   EXPECT_TRUE(fs::exists(root_ / "a/keep.bin")) << "non-empty folder must stay";
   EXPECT_TRUE(fs::exists(root_));
-}
-
-TEST_F(LocalArtifactStoreTest, DeletingAMissingKeyIsOk) {
-  EXPECT_TRUE(store_->Delete("never/there.bin").ok());
-  auto size = store_->Size("never/there.bin");
-  ASSERT_TRUE(size.ok());
-  EXPECT_FALSE(size->has_value());
 }
 
 TEST_F(LocalArtifactStoreTest, UndeletableFileIsUnavailable) {

@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
-#include "core/test_support.h"
 #include "service/audit_log.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/test_support.h"
 
 namespace retention {
 namespace {

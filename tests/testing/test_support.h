@@ -1,5 +1,6 @@
 // Helpers shared by the unit tests: parsing a literal time and a temp folder that is removed
-// afterwards. Header-only; include only from *_test.cc files (it uses GoogleTest).
+// afterwards. Header-only; part of retention::testing, included only by *_test.cc files (it uses
+// GoogleTest).
 #pragma once
 
 #include <gtest/gtest.h>

@@ -1,12 +1,12 @@
-// Test support shared by the jobs and scheduler tests: a SQLite database in a temp file, a local
-// artifact store, a fake clock, the seed's schedule, an import helper and a fake mail sender.
-// Header-only; used only by *_test.cc files.
+// Job fixtures shared by the jobs and scheduler tests: a SQLite database in a temp file (one Node
+// per simulated process), the seed's schedule, an import helper and the seed-like data builders.
+// Header-only; part of retention::testing, used only by *_test.cc files.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -15,13 +15,14 @@
 
 #include "artifacts/local/local_artifact_store.h"
 #include "config/config.h"
-#include "core/test_support.h"
 #include "core/time.h"
 #include "jobs/jobs.h"
 #include "notify/mail.h"
 #include "service/service.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/fake_mail_sender.h"
+#include "testing/test_support.h"
 
 namespace retention::testing {
 
@@ -47,6 +48,28 @@ inline std::unique_ptr<Node> OpenNode(const std::filesystem::path& db_path, Arti
   node->ctx.settings.notice_days = notice_days;
   return node;
 }
+
+// The fixture of the jobs and scheduler tests: one node on a fresh SQLite file in a temp folder,
+// a local artifact store beside it, and a fake clock at `start`.
+class JobTest : public ::testing::Test {
+ protected:
+  JobTest(TimePoint start, int notice_days) : clock_(start), notice_days_(notice_days) {}
+  void SetUp() override {
+    auto store = LocalArtifactStore::Open(dir_.path() / "artifacts");
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    store_ = std::move(store).value();
+    node_ = OpenNode(dir_.path() / "retention.db", store_.get(), &clock_, notice_days_);
+    ASSERT_NE(node_, nullptr);
+  }
+
+  TempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<ArtifactStore> store_;
+  std::unique_ptr<Node> node_;
+
+ private:
+  int notice_days_;
+};
 
 // The seed's schedule (DESIGN.md section 4), or `overrides` on top of it.
 inline JobEnvironment SeedEnvironment(ServiceContext* ctx, MailSender* mail,
@@ -130,25 +153,5 @@ inline void AddChallenge(nlohmann::json& data, int id, const std::string& consen
   }
   data["challenges"].push_back(c);
 }
-
-// A mail sender that records what it is handed; fails with `fail_with` when set. `during_send`,
-// when set, runs once inside the next Send, before it answers (a change made while the mail is on
-// the wire).
-class FakeMailSender final : public MailSender {
- public:
-  Status Send(const MailMessage& m) override {
-    if (during_send) std::exchange(during_send, nullptr)();
-    if (!fail_with.ok()) return fail_with;
-    if (!fail_for.empty() && m.to == fail_for) {
-      return FailedPrecondition("550 5.1.1 no such user: " + m.to);
-    }
-    sent.push_back(m);
-    return Status::Ok();
-  }
-  Status fail_with;      // ok: accept
-  std::string fail_for;  // a recipient refused permanently
-  std::function<void()> during_send;
-  std::vector<MailMessage> sent;
-};
 
 }  // namespace retention::testing
