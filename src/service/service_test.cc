@@ -256,4 +256,48 @@ TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
   EXPECT_EQ(out, SweptSubmissionJson(empty).dump());
 }
 
+TEST_F(ServiceTest, OutboxViewListsNewestFirstAndRefusesAnUnknownState) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO mail_outbox (id, recipient, subject, body_text, body_html, "
+                        "state, next_attempt_at, created_at) VALUES "
+                        "(1, 'a@x', 's1', '', '', 'sent', 0, 10), "
+                        "(2, 'b@x', 's2', '', '', 'queued', 0, 20)")
+                    .ok());
+  }
+  auto all = OutboxView(ctx_, std::nullopt, 10);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ((*all)["mail"].size(), 2u);
+  EXPECT_EQ((*all)["mail"][0]["id"], 2);
+  EXPECT_EQ((*all)["mail"][0]["sent_at"], nullptr);
+  auto queued = OutboxView(ctx_, std::string("queued"), 10);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ((*queued)["mail"].size(), 1u);
+  EXPECT_EQ((*queued)["mail"][0]["recipient"], "b@x");
+  auto unknown = OutboxView(ctx_, std::string("lost"), 10);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, ChallengeListViewShowsHostsTheirChallengesAndAdminsAll) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO host_teams (id, name) VALUES (2, 'others')").ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'mine', 1, 0), (2, 'other', 2, 0)")
+                    .ok());
+  }
+  auto host = ChallengeListView(ctx_, User{1, "alice", "a@x", false});
+  ASSERT_TRUE(host.ok()) << host.status().message();
+  ASSERT_EQ((*host)["challenges"].size(), 1u);
+  EXPECT_EQ((*host)["challenges"][0]["role"], "host");
+  auto pending = ChallengeListView(ctx_, User{2, "bob", "b@x", false});
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ((*pending)["challenges"].size(), 1u);
+  EXPECT_EQ((*pending)["challenges"][0]["role"], "pending");
+  auto admin = ChallengeListView(ctx_, User{3, "root", "r@x", true});
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ((*admin)["challenges"].size(), 2u);
+}
+
 }  // namespace retention
