@@ -300,4 +300,54 @@ TEST_F(ServiceTest, ChallengeListViewShowsHostsTheirChallengesAndAdminsAll) {
   EXPECT_EQ((*admin)["challenges"].size(), 2u);
 }
 
+TEST_F(ServiceTest, SetRetentionIsRefusedWithoutConsentAndChangesNothing) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'c', 1, 0)")
+                    .ok());
+  }
+  EXPECT_EQ(SetRetention(ctx_, 99, 7, "x", "cli").status().code(), StatusCode::kNotFound);
+  auto r = SetRetention(ctx_, 1, 7, "short", "cli");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("no retention consent"), std::string::npos);
+  auto conn = db_->LockRead();
+  auto row = conn->QueryOne(
+      "SELECT log_retention_days_override, (SELECT COUNT(*) FROM audit_events) FROM challenges");
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_TRUE((*row)->IsNull(0));
+  EXPECT_EQ((*row)->Int(1), 0);
+}
+
+TEST_F(ServiceTest, SetRetentionWithConsentStoresDaysOrAuditsTheReapply) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'c', 1, 0)")
+                    .ok());
+  }
+  ASSERT_TRUE(GrantConsent(ctx_, 1, "alice", std::nullopt).ok());
+  auto reapplied = SetRetention(ctx_, 1, std::nullopt, "", "cli");
+  ASSERT_TRUE(reapplied.ok()) << reapplied.status().message();
+  EXPECT_FALSE(reapplied->override_stored);
+  EXPECT_EQ(reapplied->retention_days, 30);
+  auto stored = SetRetention(ctx_, 1, 7, "", "cli");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_TRUE(stored->override_stored);
+  EXPECT_EQ(stored->retention_days, 7);
+  auto again = SetRetention(ctx_, 1, std::nullopt, "again", "cli");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->retention_days, 7);
+  auto conn = db_->LockRead();
+  auto events =
+      conn->Query("SELECT action, notes FROM audit_events WHERE ledger = 'admin' ORDER BY id");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].Text(0), "set_retention_reapplied");
+  EXPECT_EQ((*events)[1].Text(0), "override_set");
+  EXPECT_EQ((*events)[1].Text(1), "7 days: set-retention");
+  EXPECT_EQ((*events)[2].Text(1), "again");
+}
+
 }  // namespace retention
