@@ -1,41 +1,24 @@
 // The HTTP API of DESIGN.md section 6 and the browser UI's static files, as one HttpHandler.
-// Routes are thin: parse and check input, authorise, call the service functions, and render JSON.
-// No retention rule is implemented here.
+// Composes the router (router.h: matching, sign-in, access levels, bodies), the handlers by
+// resource (routes/), the consent rate limit and the request metrics. Routes are thin: parse and
+// check input, authorise, call the service functions, and render JSON. No retention rule and no
+// SQL is implemented here.
 //
 // Thread-safe: Handle() runs concurrently on the server's threads.
 #pragma once
 
-#include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "api/http_types.h"
+#include "api/router.h"
 #include "service/service.h"
 
 namespace retention {
-
-// Who may call a route.
-enum class Access {
-  kPublic,       // no token needed
-  kUser,         // any signed-in user
-  kChallenge,    // any signed-in user; the challenge must exist (404 otherwise)
-  kHostOrAdmin,  // hosts of the challenge and admins
-  kHost,         // hosts of the challenge only (consent writes)
-  kAdmin,        // admins only
-};
-
-struct RouteInfo {
-  std::string method;
-  std::string pattern;  // "/api/challenges/{pk}/retention-info/"
-  Access access;
-};
 
 // Hooks into the parts of `serve` that are not service functions.
 struct ApiHooks {

@@ -43,5 +43,15 @@ Result<std::unique_ptr<App>> OpenApp(const GlobalOptions& g);
 void AddServeCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddJobCommands(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddCleanupCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddImportCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddStatusCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddUpdateDatesCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddMigrateCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddConsentCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddSetRetentionCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddPhasePolicyCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddHoldCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddAuditCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddUserCommands(CLI::App& cli, GlobalOptions& g, CliAction& action);
 
 }  // namespace retention

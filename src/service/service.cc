@@ -301,6 +301,38 @@ Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::op
   return Status::Ok();
 }
 
+Result<SetRetentionResult> SetRetention(const ServiceContext& ctx, std::int64_t challenge_id,
+                                        std::optional<int> days, const std::string& reason,
+                                        const std::string& actor) {
+  std::optional<std::int64_t> stored_override;
+  {
+    auto conn = ctx.db->LockRead();
+    ASSIGN_OR_RETURN(auto c, LoadChallenge(*conn, challenge_id));
+    if (!c.consent) {
+      return FailedPrecondition(
+          "challenge " + std::to_string(challenge_id) +
+          " has no retention consent from its hosts; nothing changed (set-retention needs "
+          "consent)");
+    }
+    ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT log_retention_days_override FROM "
+                                              "challenges WHERE id = ?",
+                                              {challenge_id}));
+    if (row) stored_override = row->OptInt(0);
+  }
+  SetRetentionResult r;
+  if (days) {
+    RETURN_IF_ERROR(
+        SetOverride(ctx, challenge_id, days, reason.empty() ? "set-retention" : reason, actor));
+    r.override_stored = true;
+    r.retention_days = *days;
+  } else {
+    RETURN_IF_ERROR(RecordAdminAction(ctx, challenge_id, actor, "set_retention_reapplied", reason));
+    r.retention_days =
+        stored_override ? static_cast<int>(*stored_override) : ctx.settings.default_days;
+  }
+  return r;
+}
+
 Status SetPhasePolicy(const ServiceContext& ctx, std::int64_t phase_id, const PhasePolicy& policy,
                       const std::string& reason, const std::string& actor) {
   if (policy.days && policy.keep) {

@@ -111,6 +111,18 @@ Result<ConsentResult> WithdrawConsent(const ServiceContext& ctx, std::int64_t ch
 // InvalidArgument for days outside 1..3653 or an empty reason.
 Status SetOverride(const ServiceContext& ctx, std::int64_t challenge_id, std::optional<int> days,
                    const std::string& reason, const std::string& actor);
+// `set-retention` (R8): with the challenge's consent, stores `days` as its override (the reason
+// defaults to "set-retention") or, without days, audits a re-apply (`set_retention_reapplied`,
+// `reason` as notes); applying the log policy is the caller's next step. Refused without consent:
+// FailedPrecondition saying so, and nothing changes. NotFound for an unknown challenge;
+// InvalidArgument for days outside 1..3653.
+struct SetRetentionResult {
+  bool override_stored = false;  // days were given and stored as the override
+  int retention_days = 0;        // the challenge's D (R1) afterwards: override, else the default
+};
+Result<SetRetentionResult> SetRetention(const ServiceContext& ctx, std::int64_t challenge_id,
+                                        std::optional<int> days, const std::string& reason,
+                                        const std::string& actor);
 // A phase's retention policy (R1): `days` (1..3653) overrides the challenge's D for that phase;
 // `keep` means its submissions are never eligible. Neither set means cleared.
 struct PhasePolicy {

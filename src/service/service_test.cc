@@ -318,4 +318,98 @@ TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
   EXPECT_EQ(out, SweptSubmissionJson(empty).dump());
 }
 
+TEST_F(ServiceTest, OutboxViewListsNewestFirstAndRefusesAnUnknownState) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO mail_outbox (id, recipient, subject, body_text, body_html, "
+                        "state, next_attempt_at, created_at) VALUES "
+                        "(1, 'a@x', 's1', '', '', 'sent', 0, 10), "
+                        "(2, 'b@x', 's2', '', '', 'queued', 0, 20)")
+                    .ok());
+  }
+  auto all = OutboxView(ctx_, std::nullopt, 10);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_EQ((*all)["mail"].size(), 2u);
+  EXPECT_EQ((*all)["mail"][0]["id"], 2);
+  EXPECT_EQ((*all)["mail"][0]["sent_at"], nullptr);
+  auto queued = OutboxView(ctx_, std::string("queued"), 10);
+  ASSERT_TRUE(queued.ok());
+  ASSERT_EQ((*queued)["mail"].size(), 1u);
+  EXPECT_EQ((*queued)["mail"][0]["recipient"], "b@x");
+  auto unknown = OutboxView(ctx_, std::string("lost"), 10);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(ServiceTest, ChallengeListViewShowsHostsTheirChallengesAndAdminsAll) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO host_teams (id, name) VALUES (2, 'others')").ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'mine', 1, 0), (2, 'other', 2, 0)")
+                    .ok());
+  }
+  auto host = ChallengeListView(ctx_, User{1, "alice", "a@x", false});
+  ASSERT_TRUE(host.ok()) << host.status().message();
+  ASSERT_EQ((*host)["challenges"].size(), 1u);
+  EXPECT_EQ((*host)["challenges"][0]["role"], "host");
+  auto pending = ChallengeListView(ctx_, User{2, "bob", "b@x", false});
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ((*pending)["challenges"].size(), 1u);
+  EXPECT_EQ((*pending)["challenges"][0]["role"], "pending");
+  auto admin = ChallengeListView(ctx_, User{3, "root", "r@x", true});
+  ASSERT_TRUE(admin.ok());
+  EXPECT_EQ((*admin)["challenges"].size(), 2u);
+}
+
+TEST_F(ServiceTest, SetRetentionIsRefusedWithoutConsentAndChangesNothing) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'c', 1, 0)")
+                    .ok());
+  }
+  EXPECT_EQ(SetRetention(ctx_, 99, 7, "x", "cli").status().code(), StatusCode::kNotFound);
+  auto r = SetRetention(ctx_, 1, 7, "short", "cli");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("no retention consent"), std::string::npos);
+  auto conn = db_->LockRead();
+  auto row = conn->QueryOne(
+      "SELECT log_retention_days_override, (SELECT COUNT(*) FROM audit_events) FROM challenges");
+  ASSERT_TRUE(row.ok() && *row);
+  EXPECT_TRUE((*row)->IsNull(0));
+  EXPECT_EQ((*row)->Int(1), 0);
+}
+
+TEST_F(ServiceTest, SetRetentionWithConsentStoresDaysOrAuditsTheReapply) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, created_at) VALUES "
+                        "(1, 'c', 1, 0)")
+                    .ok());
+  }
+  ASSERT_TRUE(GrantConsent(ctx_, 1, "alice", std::nullopt).ok());
+  auto reapplied = SetRetention(ctx_, 1, std::nullopt, "", "cli");
+  ASSERT_TRUE(reapplied.ok()) << reapplied.status().message();
+  EXPECT_FALSE(reapplied->override_stored);
+  EXPECT_EQ(reapplied->retention_days, 30);
+  auto stored = SetRetention(ctx_, 1, 7, "", "cli");
+  ASSERT_TRUE(stored.ok()) << stored.status().message();
+  EXPECT_TRUE(stored->override_stored);
+  EXPECT_EQ(stored->retention_days, 7);
+  auto again = SetRetention(ctx_, 1, std::nullopt, "again", "cli");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->retention_days, 7);
+  auto conn = db_->LockRead();
+  auto events =
+      conn->Query("SELECT action, notes FROM audit_events WHERE ledger = 'admin' ORDER BY id");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);
+  EXPECT_EQ((*events)[0].Text(0), "set_retention_reapplied");
+  EXPECT_EQ((*events)[1].Text(0), "override_set");
+  EXPECT_EQ((*events)[1].Text(1), "7 days: set-retention");
+  EXPECT_EQ((*events)[2].Text(1), "again");
+}
+
 }  // namespace retention

@@ -5,6 +5,7 @@
 
 #include "domain/log_policy.h"
 #include "domain/retention_rules.h"
+#include "notify/outbox.h"
 #include "service/log_group_origins.h"
 
 namespace retention {
@@ -531,6 +532,86 @@ std::string AuditCsv(const std::vector<AuditEvent>& events) {
            e.action + "," + field(e.notes) + "," + FormatTime(e.at) + "," + e.hash + "\n";
   }
   return csv;
+}
+
+Result<json> ChallengeListView(const ServiceContext& ctx, const User& user) {
+  auto conn = ctx.db->LockRead();
+  ASSIGN_OR_RETURN(
+      auto rows,
+      conn->Query(
+          "SELECT c.id, c.title, c.retention_policy_consent, c.legal_hold, c.approved, m.status "
+          "FROM challenges c LEFT JOIN host_team_members m ON m.host_team_id = c.host_team_id AND "
+          "m.user_id = ? WHERE ? = 1 OR m.status IS NOT NULL OR EXISTS (SELECT 1 FROM "
+          "submissions s WHERE s.challenge_id = c.id AND s.participant = ?) ORDER BY c.id",
+          {user.id, std::int64_t{user.is_admin ? 1 : 0}, user.username}));
+  json arr = json::array();
+  for (const auto& r : rows) {
+    const std::string member = r.Text(5);
+    const char* role = user.is_admin          ? "admin"
+                       : member == "accepted" ? "host"
+                       : member == "pending"  ? "pending"
+                                              : "participant";
+    arr.push_back({{"id", r.Int(0)},
+                   {"title", r.Text(1)},
+                   {"has_consent", r.Bool(2)},
+                   {"is_host", member == "accepted"},
+                   {"role", role},
+                   {"legal_hold", r.Bool(3)},
+                   {"approved", r.Bool(4)}});
+  }
+  return json{{"challenges", arr}};
+}
+
+Result<json> OutboxView(const ServiceContext& ctx, const std::optional<std::string>& state,
+                        int limit) {
+  auto conn = ctx.db->LockRead();
+  ASSIGN_OR_RETURN(auto entries, ListOutbox(*conn, state, limit));
+  json arr = json::array();
+  for (const OutboxEntry& e : entries) {
+    arr.push_back({{"id", e.id},
+                   {"challenge_id", e.challenge_id ? json(*e.challenge_id) : json()},
+                   {"recipient", e.recipient},
+                   {"subject", e.subject},
+                   {"state", e.state},
+                   {"attempts", e.attempts},
+                   {"last_error", e.last_error ? json(*e.last_error) : json()},
+                   {"created_at", FormatTime(e.created_at)},
+                   {"sent_at", JsonTime(e.sent_at)}});
+  }
+  return json{{"mail", arr}};
+}
+
+RetentionGauges ReadRetentionGauges(const ServiceContext& ctx) {
+  const std::int64_t now = ToUnix(ctx.clock->Now());
+  auto conn = ctx.db->LockRead();
+  auto count = [&](const char* sql, const SqlParams& params) -> std::int64_t {
+    auto row = conn->QueryOne(sql, params);
+    return row.ok() && *row ? (*row)->Int(0) : 0;
+  };
+  RetentionGauges g;
+  g.artifacts_deleted = count("SELECT COUNT(*) FROM artifacts WHERE state = 'deleted'", {});
+  g.bytes_freed =
+      count("SELECT COALESCE(SUM(size_bytes), 0) FROM artifacts WHERE state = 'deleted'", {});
+  g.sweep_failures = count("SELECT COUNT(*) FROM artifacts WHERE state = 'failed'", {});
+  g.backlog_submissions = count(
+      "SELECT COUNT(*) FROM submissions WHERE is_artifact_deleted = 0 AND "
+      "retention_eligible_date <= ?",
+      {now});
+  g.oldest_overdue_seconds = count(
+      "SELECT COALESCE(? - MIN(retention_eligible_date), 0) FROM submissions WHERE "
+      "is_artifact_deleted = 0 AND retention_eligible_date <= ?",
+      {now, now});
+  auto runs = conn->Query(
+      "SELECT job, MAX(finished_at) FROM job_runs WHERE status = 'succeeded' GROUP BY job");
+  if (runs.ok()) {
+    for (const auto& r : *runs) g.job_last_success[r.Text(0)] = r.Int(1);
+  }
+  return g;
+}
+
+Status CheckDatabase(const ServiceContext& ctx) {
+  auto conn = ctx.db->LockRead();
+  return conn->QueryOne("SELECT 1").status();
 }
 
 }  // namespace retention

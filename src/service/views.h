@@ -4,8 +4,11 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "service/audit_log.h"
 #include "service/service.h"
@@ -51,6 +54,31 @@ nlohmann::json FailedArtifactJson(const FailedArtifact& f);
 nlohmann::json SweepSummaryJson(const SweepReport& report);
 nlohmann::json AuditEventJson(const AuditEvent& e);
 std::string AuditCsv(const std::vector<AuditEvent>& events);
+
+// GET /api/challenges: the challenges `user` may see (admins all; others those whose host team
+// they belong to, accepted or pending, or in which they submitted), by id, each {id, title,
+// has_consent, is_host, role, legal_hold, approved}.
+Result<nlohmann::json> ChallengeListView(const ServiceContext& ctx, const User& user);
+
+// GET /api/outbox: the outbox module's listing (ListOutbox, newest first, its state and limit
+// checks: InvalidArgument for an unknown state or a limit outside 1..10000) as {"mail": [...]}.
+Result<nlohmann::json> OutboxView(const ServiceContext& ctx,
+                                  const std::optional<std::string>& state, int limit);
+
+// The figures behind GET /metrics that live in the database. Each figure reads 0 (and the job
+// map is empty) when its query fails: the metrics page answers even when the database does not.
+struct RetentionGauges {
+  std::int64_t artifacts_deleted = 0;       // artifacts in state 'deleted'
+  std::int64_t bytes_freed = 0;             // their bytes
+  std::int64_t sweep_failures = 0;          // artifacts whose last deletion attempt failed
+  std::int64_t backlog_submissions = 0;     // not deleted, eligible date passed
+  std::int64_t oldest_overdue_seconds = 0;  // now minus the oldest such eligible date
+  std::map<std::string, std::int64_t> job_last_success;  // job -> Unix time of its last success
+};
+RetentionGauges ReadRetentionGauges(const ServiceContext& ctx);
+
+// GET /healthz: Ok when a read connection answers a trivial query, else the database's error.
+Status CheckDatabase(const ServiceContext& ctx);
 
 // A JSON time: RFC 3339 string, or null.
 nlohmann::json JsonTime(const std::optional<TimePoint>& t);

@@ -498,6 +498,14 @@ class PlatformTests(ApiTest):
         plan = self.call("GET", "/api/plan", token=ADMIN)[1]
         self.assertEqual({s["reason"] for s in plan["skipped"]}, {"challenge_on_hold"})
 
+    def test_outbox_lists_through_the_outbox_module_and_refuses_an_unknown_state(self):
+        s, b, _ = self.call("GET", "/api/outbox?state=queued", token=ADMIN)
+        self.assertEqual(s, 200, b)
+        self.assertEqual(b, {"mail": []})
+        s, b, _ = self.call("GET", "/api/outbox?state=lost", token=ADMIN)
+        self.assertEqual(s, 400, b)
+        self.assertIn("unknown state 'lost'", b["error"])
+
 
 class ArtifactAfterSweepTests(ApiTest):
     """Issue 8 defect 6: an artifact added to a swept submission (a re-run's file) cleared nothing,

@@ -1,0 +1,128 @@
+// The platform's writes (users, tokens, host teams, challenges, phases, submissions, artifacts)
+// and GET /api/challenges.
+#include "api/route_support.h"
+#include "api/routes/routes.h"
+#include "service/views.h"
+
+namespace retention {
+namespace {
+
+using nlohmann::json;
+
+HttpResponse Updated(const char* key, const json& value) {
+  return Json(200, {{key, value}, {"updated", true}});
+}
+
+// A create route's answer: the created id, or the error.
+HttpResponse CreatedOr(const char* what, const Result<std::int64_t>& id) {
+  if (!id.ok()) return FromStatus(id.status());
+  return Created(what, *id);
+}
+
+HttpResponse ListChallenges(const RouteEnv& env, Call& c) {
+  return JsonOr(200, ChallengeListView(*env.ctx, c.user));
+}
+
+HttpResponse PostChallenge(const RouteEnv& env, Call& c) {
+  return CreatedOr("challenge", CreateChallenge(*env.ctx, c.body));
+}
+
+HttpResponse PatchChallenge(const RouteEnv& env, Call& c) {
+  if (auto s = UpdateChallenge(*env.ctx, c.Id("pk"), c.body); !s.ok()) return FromStatus(s);
+  return Updated("id", c.Id("pk"));
+}
+
+HttpResponse PostPhase(const RouteEnv& env, Call& c) {
+  return CreatedOr("phase", CreatePhase(*env.ctx, c.Id("pk"), c.body));
+}
+
+HttpResponse PatchPhase(const RouteEnv& env, Call& c) {
+  if (auto s = UpdatePhase(*env.ctx, c.Id("id"), c.body); !s.ok()) return FromStatus(s);
+  return Updated("id", c.Id("id"));
+}
+
+HttpResponse PostSubmission(const RouteEnv& env, Call& c) {
+  return CreatedOr("submission", CreateSubmission(*env.ctx, c.Id("id"), c.body));
+}
+
+HttpResponse PostArtifact(const RouteEnv& env, Call& c) {
+  return CreatedOr("artifact", RegisterArtifact(*env.ctx, c.Id("id"), c.body));
+}
+
+// PUT with the file as the raw body; ?kind=...&key=... name it.
+HttpResponse UploadArtifactRoute(const RouteEnv& env, Call& c) {
+  auto kind = c.req.query.find("kind");
+  auto key = c.req.query.find("key");
+  if (kind == c.req.query.end() || key == c.req.query.end()) {
+    return JsonError(400, "query parameters 'kind' and 'key' are required");
+  }
+  return CreatedOr("artifact",
+                   UploadArtifact(*env.ctx, c.Id("id"), kind->second, key->second, c.req.body));
+}
+
+HttpResponse PostUser(const RouteEnv& env, Call& c) {
+  if (auto s = CheckFields(c.body, {"username", "email", "is_admin"}); !s.ok()) {
+    return FromStatus(s);
+  }
+  auto username = OptString(c.body, "username");
+  auto email = OptString(c.body, "email");
+  if (!username.ok()) return FromStatus(username.status());
+  if (!email.ok()) return FromStatus(email.status());
+  if (!*username || !*email) return JsonError(400, "'username' and 'email' are required");
+  bool admin = false;
+  if (c.body.contains("is_admin")) {
+    auto a = RequiredBool(c.body, "is_admin");
+    if (!a.ok()) return FromStatus(a.status());
+    admin = *a;
+  }
+  auto u = AddUser(*env.ctx, **username, **email, admin);
+  if (!u.ok()) return FromStatus(u.status());
+  return Json(
+      201,
+      {{"id", u->id}, {"username", u->username}, {"email", u->email}, {"is_admin", u->is_admin}});
+}
+
+HttpResponse PatchUser(const RouteEnv& env, Call& c) {
+  if (auto s = UpdateUser(*env.ctx, c.params.at("name"), c.body); !s.ok()) return FromStatus(s);
+  return Updated("username", c.params.at("name"));
+}
+
+HttpResponse PostToken(const RouteEnv& env, Call& c) {
+  if (auto s = CheckFields(c.body, {}); !s.ok()) return FromStatus(s);
+  auto t = CreateToken(*env.ctx, c.params.at("name"), c.user.username);
+  if (!t.ok()) return FromStatus(t.status());
+  return Json(201, {{"username", c.params.at("name")}, {"token", *t}});
+}
+
+HttpResponse PostHostTeam(const RouteEnv& env, Call& c) {
+  return CreatedOr("host_team", CreateHostTeam(*env.ctx, c.body));
+}
+
+HttpResponse PostMember(const RouteEnv& env, Call& c) {
+  if (auto s = AddTeamMember(*env.ctx, c.Id("id"), c.body); !s.ok()) return FromStatus(s);
+  return Json(201, {{"host_team_id", c.Id("id")}, {"member", c.body.value("username", "")}});
+}
+
+}  // namespace
+
+std::vector<Route> PlatformRoutes() {
+  return {
+      {{"GET", "/api/challenges", Access::kUser}, &ListChallenges},
+      {{"POST", "/api/challenges", Access::kAdmin}, &PostChallenge},
+      {{"PATCH", "/api/challenges/{pk}", Access::kAdmin}, &PatchChallenge},
+      {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin}, &PostPhase},
+      {{"PATCH", "/api/phases/{id}", Access::kAdmin}, &PatchPhase},
+      {{"POST", "/api/phases/{id}/submissions", Access::kAdmin}, &PostSubmission},
+      {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin}, &PostArtifact},
+      {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin},
+       &UploadArtifactRoute,
+       BodyKind::kRaw},
+      {{"POST", "/api/users", Access::kAdmin}, &PostUser},
+      {{"PATCH", "/api/users/{name}", Access::kAdmin}, &PatchUser},
+      {{"POST", "/api/users/{name}/tokens", Access::kAdmin}, &PostToken},
+      {{"POST", "/api/host-teams", Access::kAdmin}, &PostHostTeam},
+      {{"POST", "/api/host-teams/{id}/members", Access::kAdmin}, &PostMember},
+  };
+}
+
+}  // namespace retention
