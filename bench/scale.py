@@ -98,6 +98,12 @@ def timed(fn):
     return time.perf_counter() - t, out
 
 
+def best(repeats, step):
+    """Runs `step` (returning (seconds, peak RSS)) `repeats` times: the least seconds, the most RSS."""
+    runs = [step() for _ in range(max(1, repeats))]
+    return min(t for t, _ in runs), max(m for _, m in runs)
+
+
 def floor_print(label, secs):
     print("  %-36s %9.2f s   (floor)" % (label, secs), flush=True)
 
@@ -318,9 +324,13 @@ def one_size(bin_path, n, held, files_mode, work, schema, smallest, largest, lat
     con.execute("UPDATE submissions SET retention_eligible_date = NULL")
     con.close()
     r["recompute"] = bl.run(bin_path, ["update-dates"], env_a, label="update-dates (all rows)")
-    r["dry_json"] = bl.run(bin_path, ["--json", "cleanup", "--dry-run"], env_a,
-                           label="--json cleanup --dry-run")
-    r["dry_text"] = bl.run(bin_path, ["cleanup", "--dry-run"], env_a, label="cleanup --dry-run")
+    # Steps of a second or less are the best of `repeats` runs (the machine is shared: one run can
+    # land on a busy moment); their floors too.
+    repeats = int(os.environ.get("BENCH_REPEAT", "3" if n <= 200000 else "1"))
+    r["dry_json"] = best(repeats, lambda: bl.run(bin_path, ["--json", "cleanup", "--dry-run"],
+                                                 env_a, label="--json cleanup --dry-run"))
+    r["dry_text"] = best(repeats, lambda: bl.run(bin_path, ["cleanup", "--dry-run"], env_a,
+                                                 label="cleanup --dry-run"))
     with open(wd + "/status.json", "w") as out:
         r["status"] = bl.run(bin_path, ["--json", "status"], env_a, stdout=out,
                              label="--json status")
@@ -338,18 +348,28 @@ def one_size(bin_path, n, held, files_mode, work, schema, smallest, largest, lat
             raise bl.StepFailed("dry run lists %d, expected %d" % (got, len(eligible)))
         os.unlink(wd + "/dry.json")
     bl.copy_db(db_a, a0)   # the pre-sweep state every floor and shape B start from
-    r["sweep"] = bl.run(bin_path, ["cleanup"], env_a, label="cleanup (sweep A)")
+
+    def sweep_a(first=[True]):
+        if not first[0]:
+            bl.copy_db(a0, db_a)
+            bl.restore_files(a0, storage, NOW)
+        first[0] = False
+        return bl.run(bin_path, ["cleanup"], env_a, label="cleanup (sweep A)")
+    r["sweep"] = best(repeats, sweep_a)
     check_swept(db_a, storage, eligible, "sweep A")
 
     # Floors, on copies of the same database and files.
     secs, rows = recompute_floor(a0, wd + "/f-recompute.db")
     r["f_recompute"] = secs
     floor_print("floor: one UPDATE (%d rows)" % rows, secs)
-    secs, rows = select_floor(a0)
+    secs, rows = min(select_floor(a0) for _ in range(repeats))
     r["f_select"] = secs
     floor_print("floor: one SELECT (%d rows)" % rows, secs)
-    bl.restore_files(a0, storage, NOW)
-    secs, rows = sweep_floor(a0, wd + "/f-sweep.db")
+    runs = []
+    for _ in range(repeats):
+        bl.restore_files(a0, storage, NOW)
+        runs.append(sweep_floor(a0, wd + "/f-sweep.db"))
+    secs, rows = min(runs)
     r["f_sweep"] = secs
     floor_print("floor: unlink+rmdir+UPDATE (%d)" % rows, secs)
     secs, rows = import_floor(schema, wd + "/f-import.db", challenges)

@@ -15,6 +15,8 @@
 #   BENCH_FILES=all|eligible            write all 2N files (default) or only the eligible ones
 #   BENCH_LATENCY=0                     skip the writer latency run
 #   BENCH_KEEP=1                        keep the work dir
+#   BENCH_REPEAT=K                      dry runs, sweep A and their floors: best of K runs
+#                                       (default 3 at N <= 200000, 1 above)
 # Needs bash, /usr/bin/python3 (stdlib), /usr/bin/sqlite3; peak RSS from /usr/bin/time if present.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
