@@ -456,17 +456,10 @@ Result<json> ProcessNotices(const JobEnvironment& env, TimePoint now, bool dry_r
     ASSIGN_OR_RETURN(auto outbox, ListOutbox(*conn, std::nullopt, kMaxOutboxListed));
     json list = json::array();
     for (const OutboxEntry& e : outbox) {
-      list.push_back({{"id", e.id},
-                      {"challenge_id", e.challenge_id ? json(*e.challenge_id) : json()},
-                      {"recipient", e.recipient},
-                      {"subject", e.subject},
-                      {"state", e.state},
-                      {"attempts", e.attempts},
-                      {"last_error", e.last_error ? json(*e.last_error) : json()},
-                      {"created_at", FormatTime(e.created_at)},
-                      {"sent_at", e.sent_at ? json(FormatTime(*e.sent_at)) : json()},
-                      {"next_attempt_at", FormatTime(e.next_attempt_at)},
-                      {"unknown_outcome", e.unknown_outcome}});
+      json entry = OutboxEntryJson(e);
+      entry["next_attempt_at"] = FormatTime(e.next_attempt_at);
+      entry["unknown_outcome"] = e.unknown_outcome;
+      list.push_back(std::move(entry));
     }
     result["outbox"] = list;
   } else if (env.mail != nullptr) {

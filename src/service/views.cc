@@ -562,22 +562,24 @@ Result<json> ChallengeListView(const ServiceContext& ctx, const User& user) {
   return json{{"challenges", arr}};
 }
 
+json OutboxEntryJson(const OutboxEntry& e) {
+  return {{"id", e.id},
+          {"challenge_id", e.challenge_id ? json(*e.challenge_id) : json()},
+          {"recipient", e.recipient},
+          {"subject", e.subject},
+          {"state", e.state},
+          {"attempts", e.attempts},
+          {"last_error", e.last_error ? json(*e.last_error) : json()},
+          {"created_at", FormatTime(e.created_at)},
+          {"sent_at", JsonTime(e.sent_at)}};
+}
+
 Result<json> OutboxView(const ServiceContext& ctx, const std::optional<std::string>& state,
                         int limit) {
   auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto entries, ListOutbox(*conn, state, limit));
   json arr = json::array();
-  for (const OutboxEntry& e : entries) {
-    arr.push_back({{"id", e.id},
-                   {"challenge_id", e.challenge_id ? json(*e.challenge_id) : json()},
-                   {"recipient", e.recipient},
-                   {"subject", e.subject},
-                   {"state", e.state},
-                   {"attempts", e.attempts},
-                   {"last_error", e.last_error ? json(*e.last_error) : json()},
-                   {"created_at", FormatTime(e.created_at)},
-                   {"sent_at", JsonTime(e.sent_at)}});
-  }
+  for (const OutboxEntry& e : entries) arr.push_back(OutboxEntryJson(e));
   return json{{"mail", arr}};
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "notify/outbox.h"
 #include "service/audit_log.h"
 #include "service/service.h"
 #include "service/sweep.h"
@@ -59,6 +60,10 @@ std::string AuditCsv(const std::vector<AuditEvent>& events);
 // they belong to, accepted or pending, or in which they submitted), by id, each {id, title,
 // has_consent, is_host, role, legal_hold, approved}.
 Result<nlohmann::json> ChallengeListView(const ServiceContext& ctx, const User& user);
+
+// One outbox entry as the API and the notice job's dry run show it: {id, challenge_id, recipient,
+// subject, state, attempts, last_error, created_at, sent_at}.
+nlohmann::json OutboxEntryJson(const OutboxEntry& e);
 
 // GET /api/outbox: the outbox module's listing (ListOutbox, newest first, its state and limit
 // checks: InvalidArgument for an unknown state or a limit outside 1..10000) as {"mail": [...]}.
