@@ -12,7 +12,7 @@ namespace {
 // (SQLITE_CONFIG_STMTJRNL_SPILL, tried at 4 MiB for issue 9's sweep writes) makes SQLite 3.40.1
 // fail a statement whose journal spills above 256 KiB with SQLITE_FULL, "database or disk is
 // full": a DROP INDEX of a large index inside a migration's transaction did (test
-// StoreTest.DroppingALargeIndexInsideATransactionSucceeds).
+// SqlConnectionContract.DroppingALargeIndexInsideATransactionSucceeds).
 
 // Translates a SQLite result code into the port's taxonomy, in one place.
 Status FromSqlite(sqlite3* db, int rc, std::string_view what) {
