@@ -4,8 +4,7 @@
 
 #include "api/auth.h"
 #include "api/routes/routes.h"
-#include "store/migrations.h"
-#include "store/sqlite/sqlite_connection.h"
+#include "testing/database.h"
 
 namespace retention {
 namespace {
@@ -22,10 +21,8 @@ HttpResponse Echo(const RouteEnv&, Call& c) {
 class RouterTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto conn = OpenSqlite(":memory:");
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(Migrate(**conn).ok());
-    db_ = std::make_unique<Database>(std::move(conn).value());
+    db_ = testing::MigratedDatabase();
+    ASSERT_NE(db_, nullptr);
     ctx_.db = db_.get();
     ctx_.clock = &clock_;
     ASSERT_TRUE(AddUser(ctx_, "alice", "a@example.org", false).ok());

@@ -14,6 +14,7 @@
 
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/database.h"
 #include "testing/fake_mail_sender.h"
 
 namespace retention {
@@ -48,11 +49,8 @@ void AddChallenge(SqlConnection& conn, std::int64_t id) {
 class OutboxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto conn = OpenSqlite(":memory:");
-    ASSERT_TRUE(conn.ok()) << conn.status().ToString();
-    auto migrated = Migrate(**conn);
-    ASSERT_TRUE(migrated.ok()) << migrated.status().ToString();
-    db_ = std::make_unique<Database>(std::move(conn).value());
+    db_ = testing::MigratedDatabase();
+    ASSERT_NE(db_, nullptr);
     AddChallenge(Conn(), 7);
     AddChallenge(Conn(), 8);
   }

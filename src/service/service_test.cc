@@ -8,8 +8,7 @@
 #include "domain/retention_rules.h"
 #include "service/audit_log.h"
 #include "service/views.h"
-#include "store/migrations.h"
-#include "store/sqlite/sqlite_connection.h"
+#include "testing/database.h"
 
 namespace retention {
 namespace {
@@ -17,10 +16,8 @@ namespace {
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto conn = OpenSqlite(":memory:");
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(Migrate(**conn).ok());
-    db_ = std::make_unique<Database>(std::move(conn).value());
+    db_ = testing::MigratedDatabase();
+    ASSERT_NE(db_, nullptr);
     ctx_.db = db_.get();
     ctx_.clock = &clock_;
     ctx_.settings.default_days = 30;

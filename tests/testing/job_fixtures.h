@@ -21,6 +21,7 @@
 #include "service/service.h"
 #include "store/migrations.h"
 #include "store/sqlite/sqlite_connection.h"
+#include "testing/database.h"
 #include "testing/fake_mail_sender.h"
 #include "testing/test_support.h"
 
@@ -34,13 +35,10 @@ struct Node {
 
 inline std::unique_ptr<Node> OpenNode(const std::filesystem::path& db_path, ArtifactStore* store,
                                       const Clock* clock, int notice_days) {
-  auto conn = OpenSqlite(db_path.string());
-  EXPECT_TRUE(conn.ok()) << conn.status().ToString();
-  if (!conn.ok()) return nullptr;
-  auto migrated = Migrate(**conn);
-  EXPECT_TRUE(migrated.ok()) << migrated.status().ToString();
+  auto db = MigratedDatabase(db_path.string());
+  if (db == nullptr) return nullptr;
   auto node = std::make_unique<Node>();
-  node->db = std::make_unique<Database>(std::move(conn).value());
+  node->db = std::move(db);
   node->ctx.db = node->db.get();
   node->ctx.artifacts = store;
   node->ctx.clock = clock;

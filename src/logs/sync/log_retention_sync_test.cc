@@ -13,8 +13,7 @@
 #include <vector>
 
 #include "service/audit_log.h"
-#include "store/migrations.h"
-#include "store/sqlite/sqlite_connection.h"
+#include "testing/database.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -222,10 +221,8 @@ class LogRetentionSyncTest : public ::testing::Test {
   void Open(bool creates_groups, LocalLogStore* local = nullptr, LogRetention* backend = nullptr) {
     sync_.reset();
     imported_ = false;
-    auto conn = OpenSqlite(":memory:");
-    ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE(Migrate(**conn).ok());
-    db_ = std::make_unique<Database>(std::move(conn).value());
+    db_ = testing::MigratedDatabase();
+    ASSERT_NE(db_, nullptr);
     fake_ = std::make_unique<CountingLogRetention>(creates_groups);
     ctx_.db = db_.get();
     ctx_.clock = &clock_;
