@@ -28,18 +28,32 @@ def product_env(db, storage, logs, extra=None):
     return env
 
 
-def run(bin_path, args, env, stdout=subprocess.DEVNULL, label=None, quiet=False):
-    """Runs the product once; returns (seconds, peak RSS in KiB). Raises StepFailed on exit != 0.
+class Measure(tuple):
+    """(seconds, peak RSS in KiB, CPU seconds): wall time, memory and user+system time of one run.
+    CPU time barely moves when other work shares the machine, wall time does: ratios of both are
+    printed, and a step and its floor are measured turn about (see bench/scale.py)."""
+    __slots__ = ()
 
-    Peak RSS comes from /usr/bin/time -f %M; without it, from wait4()'s rusage of the child, which
-    is only an upper bound: Linux keeps a forked child's pre-exec peak across execve, so the figure
-    is at least the size of this Python process."""
+    def __new__(cls, secs, rss, cpu):
+        return super().__new__(cls, (secs, rss, cpu))
+
+    secs = property(lambda self: self[0])
+    rss = property(lambda self: self[1])
+    cpu = property(lambda self: self[2])
+
+
+def run(bin_path, args, env, stdout=subprocess.DEVNULL, label=None, quiet=False):
+    """Runs the product once; returns a Measure. Raises StepFailed on exit != 0.
+
+    Peak RSS and CPU time come from /usr/bin/time -f "%M %U %S"; without it, from wait4()'s
+    rusage of the child, where the RSS is only an upper bound: Linux keeps a forked child's
+    pre-exec peak across execve, so the figure is at least the size of this Python process."""
     label = label or " ".join(args)
     cmd = [bin_path] + list(args)
     rss_file = None
     if os.access("/usr/bin/time", os.X_OK):
         rss_file = "%s/.bench-rss-%d" % (os.environ.get("TMPDIR") or "/tmp", os.getpid())
-        cmd = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + cmd
+        cmd = ["/usr/bin/time", "-f", "%M %U %S", "-o", rss_file] + cmd
     t = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=subprocess.PIPE)
     err = p.stderr.read()
@@ -47,17 +61,18 @@ def run(bin_path, args, env, stdout=subprocess.DEVNULL, label=None, quiet=False)
     secs = time.perf_counter() - t
     p.returncode = os.waitstatus_to_exitcode(status)
     p.stderr.close()
-    rss = usage.ru_maxrss
+    rss, cpu = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
     if rss_file:
         with open(rss_file) as f:
-            rss = int(f.read().split()[-1])
+            fields = f.read().split()[-3:]
+        rss, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
         os.unlink(rss_file)
     if p.returncode != 0:
         sys.stderr.write(err.decode(errors="replace"))
         raise StepFailed("%s: exit %d" % (label, p.returncode))
     if not quiet:
-        print("  %-36s %9.2f s %9.1f MiB" % (label, secs, rss / 1024), flush=True)
-    return secs, rss
+        print("  %-36s %9.2f s %9.1f MiB %7.2f s cpu" % (label, secs, rss / 1024, cpu), flush=True)
+    return Measure(secs, rss, cpu)
 
 
 def connect(path):

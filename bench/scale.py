@@ -5,6 +5,7 @@ Run it through bench/scale.sh (see docs/TESTING.md, "Benchmarks")."""
 import hashlib
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -92,20 +93,37 @@ DRY_RUN_SELECT = ("SELECT s.id, s.challenge_id, s.retention_eligible_date, a.kin
                   " ORDER BY s.retention_eligible_date, s.id, a.id")
 
 
+def cpu_now():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def timed(fn):
-    t = time.perf_counter()
+    """Runs fn(); returns (seconds, CPU seconds of this process, fn's result)."""
+    c, t = cpu_now(), time.perf_counter()
     out = fn()
-    return time.perf_counter() - t, out
+    return time.perf_counter() - t, cpu_now() - c, out
 
 
-def best(repeats, step):
-    """Runs `step` (returning (seconds, peak RSS)) `repeats` times: the least seconds, the most RSS."""
-    runs = [step() for _ in range(max(1, repeats))]
-    return min(t for t, _ in runs), max(m for _, m in runs)
+def best_of(runs):
+    """The best of several Measures: least seconds, most RSS, least CPU."""
+    return bl.Measure(min(m.secs for m in runs), max(m.rss for m in runs),
+                      min(m.cpu for m in runs))
 
 
-def floor_print(label, secs):
-    print("  %-36s %9.2f s   (floor)" % (label, secs), flush=True)
+def floor_print(label, secs, cpu):
+    print("  %-36s %9.2f s   (floor) %7.2f s cpu" % (label, secs, cpu), flush=True)
+
+
+def turn_about(repeats, steps):
+    """Runs each of `steps` (name -> function returning a Measure) once per round, `repeats`
+    rounds, a step and its floor side by side so that both meet the same load; returns the best
+    Measure of each step."""
+    runs = {name: [] for name in steps}
+    for _ in range(max(1, repeats)):
+        for name, step in steps.items():
+            runs[name].append(step())
+    return {name: best_of(ms) for name, ms in runs.items()}
 
 
 def recompute_floor(a0, path):
@@ -119,9 +137,9 @@ def recompute_floor(a0, path):
         n = con.execute(RECOMPUTE_SQL).rowcount
         con.execute("COMMIT")
         return n
-    secs, n = timed(work)
+    secs, cpu, n = timed(work)
     con.close()
-    return secs, n
+    return bl.Measure(secs, 0, cpu), n
 
 
 def select_floor(a0):
@@ -130,9 +148,9 @@ def select_floor(a0):
     def work():
         rows = con.execute(DRY_RUN_SELECT, (NOW,)).fetchall()
         return len(rows)
-    secs, n = timed(work)
+    secs, cpu, n = timed(work)
     con.close()
-    return secs, n
+    return bl.Measure(secs, 0, cpu), n
 
 
 def sweep_floor(a0, path):
@@ -162,9 +180,9 @@ def sweep_floor(a0, path):
                         (NOW, NOW)).rowcount
         con.execute("COMMIT")
         return n
-    secs, n = timed(work)
+    secs, cpu, n = timed(work)
     con.close()
-    return secs, n
+    return bl.Measure(secs, 0, cpu), n
 
 
 def import_floor(schema, path, challenges):
@@ -201,9 +219,9 @@ def import_floor(schema, path, challenges):
                         "VALUES (?, ?, ?, ?)", art)
         con.execute("COMMIT")
         return len(sub)
-    secs, n = timed(work)
+    secs, cpu, n = timed(work)
     con.close()
-    return secs, n
+    return bl.Measure(secs, 0, cpu), n
 
 
 def query_plans(db):
@@ -311,26 +329,39 @@ def one_size(bin_path, n, held, files_mode, work, schema, smallest, largest, lat
     challenges = data.shape_a(n, NOW)
     eligible = list(data.eligible_ids(challenges, NOW))
     print("== N = %d submissions (%d eligible now, 2 files each) ==" % (n, len(eligible)))
-    secs, _ = timed(lambda: data.write_import(wd + "/a.json", challenges, NOW))
+    secs, _, _ = timed(lambda: data.write_import(wd + "/a.json", challenges, NOW))
     print("  %-36s %9.2f s   (%.0f MB)" % ("prepare: import file", secs,
                                            os.path.getsize(wd + "/a.json") / 1e6))
     ids = (eligible if files_mode == "eligible" else
            (sid for ch in challenges for ph in ch.phases for sid in ph.ids))
-    secs, count = timed(lambda: data.write_files(storage, ids))
+    secs, _, count = timed(lambda: data.write_files(storage, ids))
     print("  %-36s %9.2f s   (%d files)" % ("prepare: artifact files", secs, count), flush=True)
     r = {"n": n, "eligible": len(eligible)}
     r["import"] = bl.run(bin_path, ["import", wd + "/a.json"], env_a, label="import")
-    con = bl.connect(db_a)
-    con.execute("UPDATE submissions SET retention_eligible_date = NULL")
-    con.close()
-    r["recompute"] = bl.run(bin_path, ["update-dates"], env_a, label="update-dates (all rows)")
-    # Steps of a second or less are the best of `repeats` runs (the machine is shared: one run can
-    # land on a busy moment); their floors too.
+    # Steps of a second or less are the best of `repeats` rounds (the machine is shared: one run
+    # can land on a busy moment), each round running the step and its floor turn about.
     repeats = int(os.environ.get("BENCH_REPEAT", "3" if n <= 200000 else "1"))
-    r["dry_json"] = best(repeats, lambda: bl.run(bin_path, ["--json", "cleanup", "--dry-run"],
-                                                 env_a, label="--json cleanup --dry-run"))
-    r["dry_text"] = best(repeats, lambda: bl.run(bin_path, ["cleanup", "--dry-run"], env_a,
-                                                 label="cleanup --dry-run"))
+
+    def floor(label, measure_and_rows):
+        m, rows = measure_and_rows
+        floor_print(label % rows, m.secs, m.cpu)
+        return m
+
+    def recompute():
+        con = bl.connect(db_a)
+        con.execute("UPDATE submissions SET retention_eligible_date = NULL")
+        con.close()
+        return bl.run(bin_path, ["update-dates"], env_a, label="update-dates (all rows)")
+    r.update(turn_about(repeats, {
+        "recompute": recompute,
+        "f_recompute": lambda: floor("floor: one UPDATE (%d rows)",
+                                     recompute_floor(db_a, wd + "/f-recompute.db"))}))
+    r.update(turn_about(repeats, {
+        "dry_json": lambda: bl.run(bin_path, ["--json", "cleanup", "--dry-run"], env_a,
+                                   label="--json cleanup --dry-run"),
+        "dry_text": lambda: bl.run(bin_path, ["cleanup", "--dry-run"], env_a,
+                                   label="cleanup --dry-run"),
+        "f_select": lambda: floor("floor: one SELECT (%d rows)", select_floor(db_a))}))
     with open(wd + "/status.json", "w") as out:
         r["status"] = bl.run(bin_path, ["--json", "status"], env_a, stdout=out,
                              label="--json status")
@@ -349,32 +380,20 @@ def one_size(bin_path, n, held, files_mode, work, schema, smallest, largest, lat
         os.unlink(wd + "/dry.json")
     bl.copy_db(db_a, a0)   # the pre-sweep state every floor and shape B start from
 
-    def sweep_a(first=[True]):
-        if not first[0]:
-            bl.copy_db(a0, db_a)
-            bl.restore_files(a0, storage, NOW)
-        first[0] = False
-        return bl.run(bin_path, ["cleanup"], env_a, label="cleanup (sweep A)")
-    r["sweep"] = best(repeats, sweep_a)
-    check_swept(db_a, storage, eligible, "sweep A")
-
-    # Floors, on copies of the same database and files.
-    secs, rows = recompute_floor(a0, wd + "/f-recompute.db")
-    r["f_recompute"] = secs
-    floor_print("floor: one UPDATE (%d rows)" % rows, secs)
-    secs, rows = min(select_floor(a0) for _ in range(repeats))
-    r["f_select"] = secs
-    floor_print("floor: one SELECT (%d rows)" % rows, secs)
-    runs = []
-    for _ in range(repeats):
+    # Sweep A and its floor on copies of the same database, each over freshly written files; the
+    # floor goes first in each round so that the files checked afterwards are the sweep's doing.
+    def sweep_a():
+        bl.copy_db(a0, db_a)
         bl.restore_files(a0, storage, NOW)
-        runs.append(sweep_floor(a0, wd + "/f-sweep.db"))
-    secs, rows = min(runs)
-    r["f_sweep"] = secs
-    floor_print("floor: unlink+rmdir+UPDATE (%d)" % rows, secs)
-    secs, rows = import_floor(schema, wd + "/f-import.db", challenges)
-    r["f_import"] = secs
-    floor_print("floor: executemany insert (%d)" % rows, secs)
+        return bl.run(bin_path, ["cleanup"], env_a, label="cleanup (sweep A)")
+
+    def sweep_floor_run():
+        bl.restore_files(a0, storage, NOW)
+        return floor("floor: unlink+rmdir+UPDATE (%d)", sweep_floor(a0, wd + "/f-sweep.db"))
+    r.update(turn_about(repeats, {"f_sweep": sweep_floor_run, "sweep": sweep_a}))
+    check_swept(db_a, storage, eligible, "sweep A")
+    r["f_import"] = floor("floor: executemany insert (%d)",
+                          import_floor(schema, wd + "/f-import.db", challenges))
     for f in ("f-recompute.db", "f-sweep.db", "f-import.db"):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(wd + "/" + f + suffix):
@@ -384,7 +403,7 @@ def one_size(bin_path, n, held, files_mode, work, schema, smallest, largest, lat
     if held > 0:
         hch = data.shape_held(n, NOW, held)
         data.write_import(wd + "/held.json", hch, NOW, with_users=False)
-        secs, count = timed(lambda: data.write_files(
+        secs, _, count = timed(lambda: data.write_files(
             storage, (sid for ch in hch for ph in ch.phases for sid in ph.ids)))
         print("  %-36s %9.2f s   (%d files)" % ("prepare: held challenge's files", secs, count))
         bl.restore_files(a0, storage, NOW)
@@ -437,36 +456,42 @@ def check_swept(db, storage, eligible, label):
 
 def print_table(n, r):
     def secs(k):
-        return r[k][0] if k in r else float("nan")
+        return r[k].secs if k in r else float("nan")
+
+    def cpu(k):
+        return r[k].cpu if k in r else float("nan")
 
     def rss(k):
-        return r[k][1] / MiB if k in r else float("nan")
-    print("\nN = %d (%d eligible): step, seconds, peak RSS, floor, ratio, target" %
-          (n, r["eligible"]))
-    print("  %-24s %9s %10s %9s %7s  %-12s %s" % ("step", "seconds", "RSS MiB", "floor s",
-                                                  "ratio", "target", ""))
+        return r[k].rss / MiB if k in r else float("nan")
+
+    def ratio(a, b):
+        return a / b if b else float("nan")
+    print("\nN = %d (%d eligible): step, seconds, peak RSS, floor, ratio (wall time; the target), "
+          "CPU ratio (user+system, barely moved by other load on the machine)" % (n, r["eligible"]))
+    print("  %-24s %9s %10s %9s %7s  %-12s %-5s %9s" % ("step", "seconds", "RSS MiB", "floor s",
+                                                       "ratio", "target", "", "cpu ratio"))
     lines = [
-        ("import", "import", "f_import", 3.0, 64),
-        ("update-dates", "recompute", "f_recompute", 1.5, 32),
-        ("dry run --json", "dry_json", "f_select", 2.0, 32),
-        ("dry run text", "dry_text", "f_select", 2.0, 32),
-        ("sweep A", "sweep", "f_sweep", 1.2, 32),
+        ("import", "import", "f_import", 3.0),
+        ("update-dates", "recompute", "f_recompute", 1.5),
+        ("dry run --json", "dry_json", "f_select", 2.0),
+        ("dry run text", "dry_text", "f_select", 2.0),
+        ("sweep A", "sweep", "f_sweep", 1.2),
     ]
-    for label, k, fk, target, rss_target in lines:
+    for label, k, fk, target in lines:
         if k not in r:
             continue
-        ratio = secs(k) / r[fk] if r.get(fk) else float("nan")
-        print("  %-24s %9.2f %10.1f %9.2f %7s  %-12s %s" % (
-            label, secs(k), rss(k), r[fk], fmt_ratio(ratio), "<= %.1f" % target,
-            bl.verdict(ratio <= target)))
+        wall = ratio(secs(k), secs(fk))
+        print("  %-24s %9.2f %10.1f %9.2f %7s  %-12s %-5s %9s" % (
+            label, secs(k), rss(k), secs(fk), fmt_ratio(wall), "<= %.1f" % target,
+            bl.verdict(wall <= target), fmt_ratio(ratio(cpu(k), cpu(fk)))))
     st = secs("status")
     print("  %-24s %9.2f %10.1f %9s %7s  %-12s %s" % ("status --json", st, rss("status"), "-",
                                                       "-", "<= 0.5 s", bl.verdict(st <= 0.5)))
     if "sweep_b" in r:
-        ratio = secs("sweep_b") / secs("sweep")
-        print("  %-24s %9.2f %10.1f %9s %7s  %-12s %s" % (
-            "sweep B (+held)", secs("sweep_b"), rss("sweep_b"), "sweep A", fmt_ratio(ratio),
-            "B/A <= 1.2", bl.verdict(ratio <= 1.2)))
+        wall = ratio(secs("sweep_b"), secs("sweep"))
+        print("  %-24s %9.2f %10.1f %9s %7s  %-12s %-5s %9s" % (
+            "sweep B (+held)", secs("sweep_b"), rss("sweep_b"), "sweep A", fmt_ratio(wall),
+            "B/A <= 1.2", bl.verdict(wall <= 1.2), fmt_ratio(ratio(cpu("sweep_b"), cpu("sweep")))))
     print("  peak RSS: " + ", ".join(
         "%s %s" % (label, bl.verdict(rss(k) <= lim)) for label, k, lim in
         [("import<=64", "import", 64), ("update-dates<=32", "recompute", 32),
