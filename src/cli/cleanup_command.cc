@@ -39,6 +39,15 @@ class TextSweepWriter final : public SweepListener {
     line_ += std::to_string(s.artifacts.size());
     line_ += " artifacts, ";
     line_ += Bytes(s.bytes);
+    if (s.schedule) {  // a forecast: when, by the projection of the schedule
+      line_ += "; notice ";
+      line_ += s.schedule->notice_at ? FormatTime(*s.schedule->notice_at) : "none";
+      line_ += s.schedule->notice_recorded ? " (sent)" : " (projected)";
+      line_ += ", deletable from ";
+      line_ += s.schedule->deletion_date ? FormatTime(*s.schedule->deletion_date) : "never";
+      line_ += ", deleted by the sweep of ";
+      line_ += s.schedule->sweep_at ? FormatTime(*s.schedule->sweep_at) : "none";
+    }
     line_ += '\n';
     for (const auto& a : s.artifacts) {
       line_ += "    ";

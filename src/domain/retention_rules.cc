@@ -127,6 +127,8 @@ const char* SkipReasonName(SkipReason reason) {
       return "no_notice_yet";
     case SkipReason::kNoticePeriodRunning:
       return "notice_period_running";
+    case SkipReason::kAwaitingSweepRun:
+      return "awaiting_sweep_run";
   }
   return "unknown";
 }
@@ -155,6 +157,8 @@ std::string SkipReasonText(SkipReason reason) {
       return "the hosts have not been sent a notice yet";
     case SkipReason::kNoticePeriodRunning:
       return "the notice period has not ended yet";
+    case SkipReason::kAwaitingSweepRun:
+      return "deletable by then, but no scheduled sweep runs before that time";
   }
   return "unknown reason";
 }

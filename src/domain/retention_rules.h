@@ -81,6 +81,9 @@ enum class SkipReason {
   kSubmissionOnHold,
   kNoNoticeYet,
   kNoticePeriodRunning,
+  // Forecasts only (a dry run as of a later time): deletable by then, but no scheduled sweep
+  // runs between its deletion date and that time.
+  kAwaitingSweepRun,
 };
 
 struct SweepDecision {

@@ -285,6 +285,7 @@ TEST(SkipReasonTest, NamesAreStableSnakeCaseAndTextsAreSentences) {
       {SkipReason::kSubmissionOnHold, "submission_on_hold"},
       {SkipReason::kNoNoticeYet, "no_notice_yet"},
       {SkipReason::kNoticePeriodRunning, "notice_period_running"},
+      {SkipReason::kAwaitingSweepRun, "awaiting_sweep_run"},
   };
   std::set<std::string> texts;
   for (const auto& c : cases) {

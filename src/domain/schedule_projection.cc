@@ -53,10 +53,14 @@ ProjectedDeletion ProjectDeletion(TimePoint eligible, std::optional<TimePoint> n
   } else if (p.notice_at) {
     p.deletion_date = std::max(eligible, AddDays(*p.notice_at, gap));
   }
-  if (p.deletion_date && schedule.sweep) {
-    p.sweep_at = FirstRunAtOrAfter(*schedule.sweep, std::max(*p.deletion_date, now));
-  }
+  if (p.deletion_date) p.sweep_at = SweepRunFor(*p.deletion_date, now, schedule);
   return p;
+}
+
+std::optional<TimePoint> SweepRunFor(TimePoint deletion_date, TimePoint now,
+                                     const RetentionSchedule& schedule) {
+  if (!schedule.sweep) return std::nullopt;
+  return FirstRunAtOrAfter(*schedule.sweep, std::max(deletion_date, now));
 }
 
 }  // namespace retention

@@ -49,6 +49,11 @@ struct ProjectedDeletion {
 ProjectedDeletion ProjectDeletion(TimePoint eligible, std::optional<TimePoint> notice_sent_at,
                                   TimePoint now, const RetentionSchedule& schedule);
 
+// The sweep run that deletes a submission whose deletion date is `deletion_date`: the first run
+// of the sweep's cron at or after both it and `now`; nullopt when the sweep never runs again.
+std::optional<TimePoint> SweepRunFor(TimePoint deletion_date, TimePoint now,
+                                     const RetentionSchedule& schedule);
+
 // The first fire time of `cron` at or after `t` (a run scheduled at `t` itself counts), or
 // nullopt when it never fires again.
 std::optional<TimePoint> FirstRunAtOrAfter(const CronSchedule& cron, TimePoint t);

@@ -109,8 +109,8 @@ TEST(ProjectDeletionTest, NoticeDaysZeroDeletesOnTheEligibleDate) {
       {"not noticed", "2026-12-02T12:00:00Z", "2026-12-20T00:00:00Z", nullptr,
        "2026-12-14T10:00:00Z", "2026-12-20T00:00:00Z", "2027-01-01T02:00:00Z"},
       // A notice run that falls on the deletion date (Monday 10:00).
-      {"notice run on the deletion date", "2026-12-02T12:00:00Z", "2027-01-11T10:00:00Z",
-       nullptr, "2027-01-11T10:00:00Z", "2027-01-11T10:00:00Z", "2027-02-01T02:00:00Z"},
+      {"notice run on the deletion date", "2026-12-02T12:00:00Z", "2027-01-11T10:00:00Z", nullptr,
+       "2027-01-11T10:00:00Z", "2027-01-11T10:00:00Z", "2027-02-01T02:00:00Z"},
       {"on a sweep run", "2026-12-02T12:00:00Z", "2027-01-01T02:00:00Z", nullptr,
        "2026-12-28T10:00:00Z", "2027-01-01T02:00:00Z", "2027-01-01T02:00:00Z"},
   };
@@ -124,16 +124,16 @@ TEST(ProjectDeletionTest, FollowsCronsChangedInConfig) {
       // Wed 2 Dec 12:00: next notice Wed 9 Dec 08:00 (cutoff 16 Dec + 7 = 23 Dec > 20 Dec).
       {"eligible in 18 days", "2026-12-02T12:00:00Z", "2026-12-20T00:00:00Z", nullptr,
        "2026-12-09T08:00:00Z", "2026-12-20T00:00:00Z", "2026-12-20T03:00:00Z"},
-      {"overdue", "2026-12-02T12:00:00Z", "2026-11-20T00:00:00Z", nullptr,
-       "2026-12-09T08:00:00Z", "2026-12-16T08:00:00Z", "2026-12-17T03:00:00Z"},
+      {"overdue", "2026-12-02T12:00:00Z", "2026-11-20T00:00:00Z", nullptr, "2026-12-09T08:00:00Z",
+       "2026-12-16T08:00:00Z", "2026-12-17T03:00:00Z"},
   };
   for (const Case& c : cases) Check(s, c);
 }
 
 TEST(ProjectDeletionTest, NoRunLeftMeansNoDate) {
   RetentionSchedule s = Schedule("0 0 30 2 *", "0 2 1 * *", 14);  // notices never fire
-  ProjectedDeletion p = ProjectDeletion(T("2027-01-01T00:00:00Z"), std::nullopt,
-                                        T("2026-12-02T00:00:00Z"), s);
+  ProjectedDeletion p =
+      ProjectDeletion(T("2027-01-01T00:00:00Z"), std::nullopt, T("2026-12-02T00:00:00Z"), s);
   EXPECT_EQ(Show(p.notice_at), "none");
   EXPECT_EQ(Show(p.deletion_date), "none");  // the gate is on and no notice comes
   EXPECT_EQ(Show(p.sweep_at), "none");
@@ -154,8 +154,8 @@ TEST(ProjectDeletionTest, MatchesTheNoticeJobRunByRunOnEveryWeekday) {
     const RetentionSchedule s = Schedule("0 10 * * 1", "0 2 1 * *", gap);
     for (int day = -10; day < 120; ++day) {
       for (int hour : {0, 9, 10, 11, 23}) {
-        const TimePoint eligible = T("2026-12-07T00:00:00Z") + std::chrono::days(day) +
-                                   std::chrono::hours(hour);
+        const TimePoint eligible =
+            T("2026-12-07T00:00:00Z") + std::chrono::days(day) + std::chrono::hours(hour);
         const ProjectedDeletion p = ProjectDeletion(eligible, std::nullopt, now, s);
         const std::optional<TimePoint> want = NoticeBySteppingRuns(*s.notices, eligible, now, gap);
         ASSERT_EQ(Show(p.notice_at), Show(want))

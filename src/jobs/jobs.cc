@@ -104,6 +104,14 @@ Result<JobEnvironment> MakeJobEnvironment(ServiceContext* service, const Config&
     env.schedule.emplace(job, *cron);
   }
   if (!problems.empty()) return InvalidArgument(problems);
+  // The projection of the schedule (forecast, next deletion dates) follows the same crons.
+  auto cron_of = [&env](std::string_view job) -> std::optional<CronSchedule> {
+    auto it = env.schedule.find(job);
+    if (it == env.schedule.end()) return std::nullopt;
+    return it->second;
+  };
+  service->settings.notice_cron = cron_of(kNotificationsJob);
+  service->settings.sweep_cron = cron_of(kCleanupJob);
   return env;
 }
 

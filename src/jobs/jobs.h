@@ -62,7 +62,8 @@ struct JobEnvironment {
 };
 
 // Builds an environment from the configuration: parses every cron of config.schedule (UTC) and
-// copies the mail and link settings. `service` must outlive the environment; `mail` may be null.
+// copies the mail and link settings; sets `service`'s notice and sweep crons (the projection of
+// the schedule follows them). `service` must outlive the environment; `mail` may be null.
 // Returns InvalidArgument naming the job and the cron when one does not parse, or when a cron is
 // given for an unknown job.
 Result<JobEnvironment> MakeJobEnvironment(ServiceContext* service, const Config& config,

@@ -114,21 +114,20 @@ struct ChallengePlan {
 // Reads what a notice of challenge `c` would say, inside the caller's transaction.
 Status LoadPlan(SqlConnection& conn, const JobEnvironment& env, TimePoint now, TimePoint cutoff,
                 ChallengePlan& c) {
-  const int nd = env.service->settings.notice_days;
-  const TimePoint earliest = now + Days(std::max(nd, 0));
-  const CronSchedule* sweep = nullptr;
-  if (auto it = env.schedule.find(kCleanupJob); it != env.schedule.end()) sweep = &it->second;
-
+  const RetentionSchedule schedule = env.service->settings.schedule();
   ASSIGN_OR_RETURN(auto groups,
                    conn.Query(std::string("SELECT s.retention_eligible_date, COUNT(*) FROM "
                                           "submissions s WHERE s.challenge_id = ? AND") +
                                   kCandidate + "GROUP BY s.retention_eligible_date ORDER BY 1",
                               {c.id, ToUnix(cutoff)}));
   std::map<TimePoint, std::int64_t> by_date;
+  // The projection of the schedule with this notice sent now: the dates the mail gives are the
+  // ones the forecast and the dry run show.
+  std::map<TimePoint, TimePoint> sweep_of;
   for (const SqlRow& r : groups) {
-    const TimePoint eligible = FromUnix(r.Int(0));
-    const TimePoint deletion = nd > 0 ? std::max(eligible, earliest) : eligible;
-    by_date[deletion] += r.Int(1);
+    const ProjectedDeletion p = ProjectDeletion(FromUnix(r.Int(0)), now, now, schedule);
+    by_date[*p.deletion_date] += r.Int(1);
+    sweep_of[*p.deletion_date] = p.sweep_at.value_or(TimePoint::max());
     c.submissions += r.Int(1);
   }
   c.content = NoticeContent{};
@@ -136,9 +135,7 @@ Status LoadPlan(SqlConnection& conn, const JobEnvironment& env, TimePoint now, T
   c.content.challenge_title = c.title;
   c.content.link = ChallengeLink(env.challenge_url, c.id);
   for (const auto& [deletion, count] : by_date) {
-    const TimePoint first_sweep =
-        sweep != nullptr ? sweep->NextAfter(deletion - std::chrono::seconds(1)) : TimePoint::max();
-    c.content.groups.push_back({deletion, first_sweep, count});
+    c.content.groups.push_back({deletion, sweep_of[deletion], count});
   }
   ASSIGN_OR_RETURN(
       auto kinds,

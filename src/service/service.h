@@ -20,6 +20,7 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "domain/log_policy.h"
+#include "domain/schedule_projection.h"
 #include "store/sql.h"
 
 namespace retention {
@@ -28,6 +29,12 @@ struct RetentionSettings {
   int default_days = 30;
   int notice_days = 14;
   std::string environment = "production";
+  // The crons the projection of the schedule follows (the notice job's and the sweep's; nullopt:
+  // not scheduled). The seed's by default; MakeJobEnvironment sets the configured ones.
+  std::optional<CronSchedule> notice_cron = DefaultRetentionSchedule().notices;
+  std::optional<CronSchedule> sweep_cron = DefaultRetentionSchedule().sweep;
+
+  RetentionSchedule schedule() const { return {notice_cron, sweep_cron, notice_days}; }
 };
 
 struct ServiceContext {

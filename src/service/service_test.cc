@@ -9,6 +9,7 @@
 #include "service/audit_log.h"
 #include "service/views.h"
 #include "testing/database.h"
+#include "testing/test_support.h"
 
 namespace retention {
 namespace {
@@ -241,7 +242,9 @@ TEST_F(ServiceTest, Issue8Defect12VerifyReadsEventsAndHeadInOneReadTransaction) 
 // deletion date (a past one in this week), with the bytes of its artifacts not yet deleted, and
 // leaves out those beyond the weeks asked for (issue 9: from submissions_status, grouped per week).
 TEST_F(ServiceTest, ForecastCountsSubmissionsAndBytesPerWeekOfDeletion) {
-  ctx_.settings.notice_days = 0;                // the deletion date is the eligible date
+  ctx_.settings.notice_days = 0;  // the deletion date is the eligible date
+  // A sweep every midnight: each submission goes with the first midnight at or after its date.
+  ctx_.settings.sweep_cron = *CronSchedule::Parse("0 0 * * *");
   const std::int64_t monday = 20598LL * 86400;  // Monday of the week of 1780000000
   const std::int64_t day = 86400;
   struct Row {
@@ -297,10 +300,91 @@ TEST_F(ServiceTest, ForecastCountsSubmissionsAndBytesPerWeekOfDeletion) {
   }
   EXPECT_EQ((*forecast)["total_submissions"], 4);
   EXPECT_EQ((*forecast)["total_bytes"], 36);
+  // Every midnight of the four weeks from now on is listed; the four go with four of them.
+  const auto& sweeps = (*forecast)["sweeps"];
+  EXPECT_EQ(sweeps.front()["run_at"], FormatTime(FromUnix((1780000000 / day + 1) * day)));
+  EXPECT_EQ(sweeps.back()["run_at"], FormatTime(FromUnix(monday + 27 * day)));
+  std::int64_t listed = 0;
+  std::int64_t runs_deleting = 0;
+  for (const auto& run : sweeps) {
+    listed += run["submissions"].get<std::int64_t>();
+    runs_deleting += run["submissions"].get<std::int64_t>() > 0 ? 1 : 0;
+  }
+  EXPECT_EQ(listed, 4);
+  EXPECT_EQ(runs_deleting, 4);
+}
+
+// Issue 13: with the seed's schedule (notices on Mondays at 10:00, the sweep on the 1st at 02:00,
+// 14 days), the forecast and the next deletion follow the projection: nothing goes before the
+// sweep of 1 January, whatever the eligible dates in December say.
+TEST_F(ServiceTest, ForecastAndNextDeletionFollowTheScheduledSweeps) {
+  clock_.Set(testing::T("2026-12-02T12:00:00Z"));  // a Wednesday
+  ctx_.settings.notice_days = 14;
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, "
+                        "retention_policy_consent, created_at) VALUES (1, 't', 1, 1, 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public) "
+                        "VALUES (1, 1, 'p', 0, 0)")
+                    .ok());
+    struct Row {
+      std::int64_t id;
+      const char* eligible;
+      const char* noticed;
+      std::int64_t bytes;
+    };
+    const Row rows[] = {
+        // Noticed Mon 7 Dec (projected), deletable 21 Dec 10:00: the sweep of 1 Jan.
+        {1, "2026-12-16T00:00:00Z", nullptr, 10},
+        {2, "2026-12-16T00:00:00Z", nullptr, 20},
+        {3, "2026-12-16T00:00:00Z", nullptr, 30},
+        // Noticed 30 Nov: deletable 14 Dec 10:00:07, the earliest; still the sweep of 1 Jan.
+        {4, "2026-12-01T00:00:00Z", "2026-11-30T10:00:07Z", 40},
+        // Noticed Mon 4 Jan (projected): deletable on its eligible date, the sweep of 1 Feb.
+        {5, "2027-01-20T00:00:00Z", nullptr, 50},
+        // Beyond the twelve weeks (sweep of 1 Mar).
+        {6, "2027-02-20T00:00:00Z", nullptr, 60},
+    };
+    for (const Row& r : rows) {
+      ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                          "submitted_at, retention_eligible_date, notice_sent_at) VALUES "
+                          "(?, 1, 1, 'bob', 0, ?, ?)",
+                          {r.id, ToUnix(testing::T(r.eligible)),
+                           r.noticed ? SqlValue(ToUnix(testing::T(r.noticed))) : SqlNull()})
+                      .ok());
+      ASSERT_TRUE(c->Exec("INSERT INTO artifacts (submission_id, kind, storage_key, size_bytes) "
+                          "VALUES (?, 'input_file', ?, ?)",
+                          {r.id, "k/" + std::to_string(r.id), r.bytes})
+                      .ok());
+    }
+    auto next = NextDeletionOf(*c, ctx_, 1);
+    ASSERT_TRUE(next.ok()) << next.status().ToString();
+    EXPECT_EQ(FormatTime(*next->eligible_date), "2026-12-01T00:00:00Z");
+    EXPECT_EQ(FormatTime(*next->deletion_date), "2026-12-14T10:00:07Z");
+    EXPECT_EQ(FormatTime(*next->sweep_at), "2027-01-01T02:00:00Z");
+  }
+  auto forecast = ForecastView(ctx_, 1, 12);
+  ASSERT_TRUE(forecast.ok()) << forecast.status().ToString();
+  // Twelve weeks from Monday 30 Nov: the sweeps of 1 Jan and 1 Feb.
+  const nlohmann::json want_sweeps = {
+      {{"run_at", "2027-01-01T02:00:00Z"}, {"submissions", 4}, {"bytes", 100}},
+      {{"run_at", "2027-02-01T02:00:00Z"}, {"submissions", 1}, {"bytes", 50}}};
+  EXPECT_EQ((*forecast)["sweeps"], want_sweeps);
+  const auto& weeks = (*forecast)["weeks"];
+  ASSERT_EQ(weeks.size(), 12U);
+  for (std::size_t i = 0; i < weeks.size(); ++i) {
+    // The sweep of Fri 1 Jan falls in the week of 28 Dec (index 4), that of Mon 1 Feb in its own.
+    const int want = i == 4 ? 4 : i == 9 ? 1 : 0;
+    EXPECT_EQ(weeks[i]["submissions"], want) << weeks[i]["week_start"];
+  }
+  EXPECT_EQ(weeks[4]["week_start"], "2026-12-28");
+  EXPECT_EQ((*forecast)["total_submissions"], 5);
+  EXPECT_EQ((*forecast)["total_bytes"], 150);
 }
 
 TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
-  SweptSubmission s{7, 3, {}, 0};
+  SweptSubmission s{7, 3, {}, 0, std::nullopt};
   s.artifacts.push_back({"stdout_file", "a \"quoted\" key\\with\tcontrol \xc3\xa9", 12});
   s.artifacts.push_back({"input_file", "k/2", 1LL << 40});
   s.artifacts.push_back({"stderr_file", "plain ~/ key (1).txt", 0});
@@ -309,10 +393,24 @@ TEST(SweepJsonTest, AppendedSubmissionIsTheDumpOfTheTree) {
   std::string out;
   AppendSweptSubmissionJson(out, s);
   EXPECT_EQ(out, SweptSubmissionJson(s).dump());
-  SweptSubmission empty{8, 3, {}, 0};
+  SweptSubmission empty{8, 3, {}, 0, std::nullopt};
   out.clear();
   AppendSweptSubmissionJson(out, empty);
   EXPECT_EQ(out, SweptSubmissionJson(empty).dump());
+  // A forecast's item carries its projection (a missing date is null).
+  ProjectedDeletion p;
+  p.notice_at = testing::T("2026-12-07T10:00:00Z");
+  p.deletion_date = testing::T("2026-12-21T10:00:00Z");
+  s.schedule = p;
+  out.clear();
+  AppendSweptSubmissionJson(out, s);
+  EXPECT_EQ(out, SweptSubmissionJson(s).dump());
+  EXPECT_NE(out.find("\"sweep_at\":null}"), std::string::npos) << out;
+  p.sweep_at = testing::T("2027-01-01T02:00:00Z");
+  s.schedule = p;
+  out.clear();
+  AppendSweptSubmissionJson(out, s);
+  EXPECT_EQ(out, SweptSubmissionJson(s).dump());
 }
 
 TEST_F(ServiceTest, OutboxViewListsNewestFirstAndRefusesAnUnknownState) {

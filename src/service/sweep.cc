@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <map>
 #include <unordered_map>
 #include <utility>
 
@@ -453,6 +454,53 @@ Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, Sw
   }
 }
 
+// The dry run's decision at as_of. A forecast (as_of later than now) follows the schedule: a
+// candidate not noticed yet counts as noticed at the notice job's projected run when that comes
+// by as_of, and it is deletable only once the sweep run that deletes it has come (else
+// awaiting_sweep_run). Projections are memoised by (eligible date, notice): a phase's
+// submissions share both.
+class ForecastProjector {
+ public:
+  ForecastProjector(const ServiceContext& ctx, TimePoint as_of)
+      : now_(ctx.clock->Now()), as_of_(as_of), schedule_(ctx.settings.schedule()) {}
+
+  // The candidate's projection in a forecast; nullopt in a dry run as of now.
+  std::optional<ProjectedDeletion> Project(const Candidate& c) {
+    if (as_of_ <= now_) return std::nullopt;
+    const std::pair<std::int64_t, std::int64_t> key{
+        c.eligible, c.facts.notice_sent_at ? ToUnix(*c.facts.notice_sent_at) : kNoNotice};
+    auto it = memo_.find(key);
+    if (it == memo_.end()) {
+      if (memo_.size() > 4096) memo_.clear();
+      it = memo_
+               .emplace(key, ProjectDeletion(FromUnix(c.eligible), c.facts.notice_sent_at, now_,
+                                             schedule_))
+               .first;
+    }
+    return it->second;
+  }
+
+  SweepDecision Decide(Candidate& c, const std::optional<ProjectedDeletion>& p) {
+    if (!p) return DecideSweep(c.facts, as_of_);
+    if (!c.facts.notice_sent_at && p->notice_at && *p->notice_at <= as_of_) {
+      c.facts.notice_sent_at = p->notice_at;
+    }
+    SweepDecision d = DecideSweep(c.facts, as_of_);
+    if (d.delete_now && (!p->sweep_at || *p->sweep_at > as_of_)) {
+      d.delete_now = false;
+      d.reason = SkipReason::kAwaitingSweepRun;
+    }
+    return d;
+  }
+
+ private:
+  static constexpr std::int64_t kNoNotice = std::numeric_limits<std::int64_t>::min();
+  TimePoint now_;
+  TimePoint as_of_;
+  RetentionSchedule schedule_;
+  std::map<std::pair<std::int64_t, std::int64_t>, ProjectedDeletion> memo_;
+};
+
 // One batch of the dry run: decides every candidate at as_of, deletes nothing.
 Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
                          const WalkScope& scope, int limit, SweepCursor& cursor,
@@ -462,8 +510,11 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
   ASSIGN_OR_RETURN(auto batch, LoadBatch(*lease, ctx.settings, report.as_of, cursor, scope, limit));
   std::vector<SweepDecision> decisions;
   std::vector<bool> deletable;
-  for (const Candidate& c : batch) {
-    decisions.push_back(DecideSweep(c.facts, report.as_of));
+  ForecastProjector forecast(ctx, report.as_of);
+  std::vector<std::optional<ProjectedDeletion>> projected;
+  for (Candidate& c : batch) {
+    projected.push_back(forecast.Project(c));
+    decisions.push_back(forecast.Decide(c, projected.back()));
     deletable.push_back(decisions.back().delete_now);
   }
   RETURN_IF_ERROR(LoadArtifacts(*lease, batch, 0, deletable));
@@ -482,7 +533,7 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
       found.skipped.push_back(Skipped(c, d.reason));
       continue;
     }
-    SweptSubmission item{c.id, c.challenge_id, {}, 0};
+    SweptSubmission item{c.id, c.challenge_id, {}, 0, projected[i]};
     item.artifacts.reserve(c.artifacts.size());
     for (auto& a : c.artifacts) {
       ++report.artifacts_deleted;
@@ -589,7 +640,7 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
         found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
         continue;
       }
-      SweptSubmission item{c.id, c.challenge_id, {}, 0};
+      SweptSubmission item{c.id, c.challenge_id, {}, 0, std::nullopt};
       bool gone = true;
       for (const auto& a : c.artifacts) {
         const Status& st = statuses[next++];

@@ -34,6 +34,9 @@ struct SweptSubmission {
   std::int64_t challenge_id = 0;
   std::vector<SweptArtifact> artifacts;
   std::int64_t bytes = 0;
+  // A forecast (dry run as of a later time) only: its notice (recorded or projected), deletion
+  // date and the scheduled sweep run that deletes it (domain/schedule_projection.h).
+  std::optional<ProjectedDeletion> schedule;
 };
 struct SkippedSubmission {
   std::int64_t submission_id = 0;
@@ -66,7 +69,12 @@ class SweepListener {
 
 struct SweepOptions {
   bool dry_run = false;
-  std::optional<TimePoint> as_of;  // default: the clock's now (only meaningful with dry_run)
+  // Default: the clock's now (only meaningful with dry_run). Later than now makes the dry run a
+  // forecast that follows the schedule (DESIGN.md section 5): a submission not noticed yet is
+  // taken as noticed by the notice job's projected run when that comes before as_of, and it is
+  // listed when the sweep run that deletes it comes at or before as_of (else skipped as
+  // awaiting_sweep_run).
+  std::optional<TimePoint> as_of;
   std::optional<std::int64_t> challenge_id;
   // At most this many submissions per batch; fewer when deletes are slow (see batch_budget).
   int batch_size = 1000;

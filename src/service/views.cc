@@ -13,18 +13,19 @@ namespace {
 
 using nlohmann::json;
 
-// The R4 deletion date estimate in portable SQL (CASE instead of MAX/GREATEST).
-constexpr const char* kDeletableAt =
-    "CASE WHEN ? = 0 THEN s.retention_eligible_date "
-    "WHEN s.notice_sent_at IS NOT NULL THEN CASE WHEN s.retention_eligible_date > "
-    "s.notice_sent_at + ? THEN s.retention_eligible_date ELSE s.notice_sent_at + ? END "
-    "ELSE CASE WHEN s.retention_eligible_date > ? THEN s.retention_eligible_date ELSE ? END END";
+// The live, unheld submissions of one challenge that have an eligible date, read from
+// submissions_status alone (its bytes_stored is the sum of the artifacts not yet deleted): the
+// set the projection of the schedule is made for. Binds the challenge id.
+constexpr const char* kScheduledOfChallenge =
+    " FROM submissions s INDEXED BY submissions_status JOIN challenges c ON c.id = "
+    "s.challenge_id WHERE s.challenge_id = ? AND s.is_artifact_deleted = 0 AND "
+    "s.retention_eligible_date IS NOT NULL AND s.legal_hold = 0 AND c.legal_hold = 0";
 
-SqlParams DeletableParams(const ServiceContext& ctx, TimePoint now) {
-  const std::int64_t nd = ctx.settings.notice_days;
-  const std::int64_t gap = nd * kSecondsPerDay;
-  const std::int64_t earliest = ToUnix(now) + gap;
-  return {nd, gap, gap, earliest, earliest};
+// The next deletion's three dates under their JSON names.
+void PutNextDeletion(json& j, const NextDeletion& next) {
+  j["next_deletion_date"] = JsonTime(next.deletion_date);
+  j["next_deletion_eligible_date"] = JsonTime(next.eligible_date);
+  j["next_deletion_sweep"] = JsonTime(next.sweep_at);
 }
 
 std::optional<TimePoint> OptTime(const SqlRow& r, std::size_t i) {
@@ -191,8 +192,8 @@ Result<json> ChallengeStatus(SqlConnection& conn, const ServiceContext& ctx, con
   j["inform_hosts"] = c.Bool(10);
   ASSIGN_OR_RETURN(j["phases"], PhasesJson(conn, id));
   j["submissions"] = CountsJson(counts);
-  ASSIGN_OR_RETURN(auto next, NextDeletionDate(conn, ctx, id));
-  j["next_deletion_date"] = JsonTime(next);
+  ASSIGN_OR_RETURN(auto next, NextDeletionOf(conn, ctx, id));
+  PutNextDeletion(j, next);
   ASSIGN_OR_RETURN(auto log, LogRetentionOf(conn, ctx, id));
   j["log_retention"] = LogStateJson(log);
   return j;
@@ -208,20 +209,36 @@ constexpr const char* kChallengeSql =
 
 json JsonTime(const std::optional<TimePoint>& t) { return t ? json(FormatTime(*t)) : json(); }
 
-Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const ServiceContext& ctx,
-                                                  std::int64_t challenge_id) {
-  SqlParams params = DeletableParams(ctx, ctx.clock->Now());
-  params.emplace_back(challenge_id);
-  ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT MIN(") + kDeletableAt +
-                                               ") FROM submissions s INDEXED BY "
-                                               "submissions_status JOIN challenges c ON c.id = "
-                                               "s.challenge_id WHERE s.challenge_id = ? AND "
-                                               "s.is_artifact_deleted = 0 AND "
-                                               "s.retention_eligible_date IS NOT NULL AND "
-                                               "s.legal_hold = 0 AND c.legal_hold = 0",
-                                           params));
-  if (!row || row->IsNull(0)) return std::optional<TimePoint>();
-  return std::optional<TimePoint>(FromUnix(row->Int(0)));
+Result<NextDeletion> NextDeletionOf(SqlConnection& conn, const ServiceContext& ctx,
+                                    std::int64_t challenge_id) {
+  const TimePoint now = ctx.clock->Now();
+  const RetentionSchedule schedule = ctx.settings.schedule();
+  const std::int64_t gap = std::int64_t{std::max(ctx.settings.notice_days, 0)} * kSecondsPerDay;
+  NextDeletion next;
+  auto consider = [&](TimePoint eligible, std::optional<TimePoint> noticed) {
+    const ProjectedDeletion p = ProjectDeletion(eligible, noticed, now, schedule);
+    if (!p.deletion_date) return;
+    if (!next.deletion_date || *p.deletion_date < *next.deletion_date) {
+      next = {eligible, p.deletion_date, p.sweep_at};
+    }
+  };
+  // The projection grows with the eligible date among the submissions not yet noticed, and with
+  // max(eligible, notice + gap) among the noticed ones: the first of each group is enough.
+  ASSIGN_OR_RETURN(auto unnoticed,
+                   conn.QueryOne(std::string("SELECT MIN(s.retention_eligible_date)") +
+                                     kScheduledOfChallenge + " AND s.notice_sent_at IS NULL",
+                                 {challenge_id}));
+  if (unnoticed && !unnoticed->IsNull(0)) consider(FromUnix(unnoticed->Int(0)), std::nullopt);
+  ASSIGN_OR_RETURN(
+      auto noticed,
+      conn.QueryOne(std::string("SELECT s.retention_eligible_date, s.notice_sent_at") +
+                        kScheduledOfChallenge +
+                        " AND s.notice_sent_at IS NOT NULL ORDER BY CASE WHEN "
+                        "s.retention_eligible_date > s.notice_sent_at + ? THEN "
+                        "s.retention_eligible_date ELSE s.notice_sent_at + ? END LIMIT 1",
+                    {challenge_id, gap, gap}));
+  if (noticed) consider(FromUnix(noticed->Int(0)), FromUnix(noticed->Int(1)));
+  return next;
 }
 
 Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id) {
@@ -315,8 +332,8 @@ Result<json> RetentionInfoView(const ServiceContext& ctx, std::int64_t challenge
   ASSIGN_OR_RETURN(j["phases"], PhasesJson(*conn, challenge_id));
   ASSIGN_OR_RETURN(auto counts, CountsFor(*conn, ctx.clock->Now(), challenge_id, c.Bool(7)));
   j["submissions"] = CountsJson(counts);
-  ASSIGN_OR_RETURN(auto next, NextDeletionDate(*conn, ctx, challenge_id));
-  j["next_deletion_date"] = JsonTime(next);
+  ASSIGN_OR_RETURN(auto next, NextDeletionOf(*conn, ctx, challenge_id));
+  PutNextDeletion(j, next);
   return j;
 }
 
@@ -355,38 +372,47 @@ Result<json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge
 Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, int weeks) {
   if (weeks < 1 || weeks > 260) return InvalidArgument("weeks must be between 1 and 260");
   const TimePoint now = ctx.clock->Now();
+  const RetentionSchedule schedule = ctx.settings.schedule();
   // Monday 00:00 UTC of the current week (1970-01-01 was a Thursday).
   const std::int64_t day = ToUnix(now) / kSecondsPerDay;
   const std::int64_t monday = (day - ((day + 3) % 7)) * kSecondsPerDay;
   const std::int64_t week = 7 * kSecondsPerDay;
+  const TimePoint window_end = FromUnix(monday + weeks * week);
   auto conn = ctx.db->LockRead();
   ASSIGN_OR_RETURN(auto exists,
                    conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
   if (!exists) return NotFound("Challenge does not exist");
-  SqlParams params = DeletableParams(ctx, now);
-  params.insert(params.end(), {monday, week, challenge_id});
-  // Per week from submissions_status alone (its bytes_stored is the sum of the artifacts not yet
-  // deleted): one row per week, not per submission. Weeks before this one count in this one.
-  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT MAX((") + kDeletableAt +
-                                              " - ?) / ?, 0) AS w, COUNT(*), "
-                                              "SUM(s.bytes_stored) FROM submissions s INDEXED BY "
-                                              "submissions_status JOIN challenges c ON c.id = "
-                                              "s.challenge_id WHERE s.challenge_id = ? AND "
-                                              "s.is_artifact_deleted = 0 AND "
-                                              "s.retention_eligible_date IS NOT NULL AND "
-                                              "s.legal_hold = 0 AND c.legal_hold = 0 GROUP BY w",
-                                          params));
+  // One row per eligible date and notice (the submissions of a phase share both), projected
+  // each: not one projection per submission.
+  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT s.retention_eligible_date, "
+                                                      "s.notice_sent_at, COUNT(*), "
+                                                      "SUM(s.bytes_stored)") +
+                                              kScheduledOfChallenge + " GROUP BY 1, 2",
+                                          {challenge_id}));
   std::vector<std::pair<std::int64_t, std::int64_t>> buckets(static_cast<std::size_t>(weeks));
+  std::map<TimePoint, std::pair<std::int64_t, std::int64_t>> by_run;
+  // Every run of the sweep in the window, those that delete nothing too (at most 1000).
+  if (schedule.sweep) {
+    for (auto run = FirstRunAtOrAfter(*schedule.sweep, now);
+         run && *run < window_end && by_run.size() < 1000;
+         run = FirstRunAtOrAfter(*schedule.sweep, *run + std::chrono::seconds(1))) {
+      by_run[*run];
+    }
+  }
   std::int64_t total_subs = 0;
   std::int64_t total_bytes = 0;
   for (const auto& r : rows) {
-    const std::int64_t index = r.Int(0);
-    if (index >= weeks) continue;
+    const ProjectedDeletion p = ProjectDeletion(FromUnix(r.Int(0)), OptTime(r, 1), now, schedule);
+    if (!p.sweep_at || *p.sweep_at >= window_end) continue;
+    const std::int64_t index = std::max<std::int64_t>((ToUnix(*p.sweep_at) - monday) / week, 0);
     auto& b = buckets[static_cast<std::size_t>(index)];
-    b.first += r.Int(1);
-    b.second += r.Int(2);
-    total_subs += r.Int(1);
-    total_bytes += r.Int(2);
+    b.first += r.Int(2);
+    b.second += r.Int(3);
+    auto& run = by_run[*p.sweep_at];
+    run.first += r.Int(2);
+    run.second += r.Int(3);
+    total_subs += r.Int(2);
+    total_bytes += r.Int(3);
   }
   json out;
   out["challenge_id"] = challenge_id;
@@ -396,6 +422,11 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
     out["weeks"].push_back({{"week_start", FormatDate(FromUnix(monday + i * week))},
                             {"submissions", b.first},
                             {"bytes", b.second}});
+  }
+  out["sweeps"] = json::array();
+  for (const auto& [run, b] : by_run) {
+    out["sweeps"].push_back(
+        {{"run_at", FormatTime(run)}, {"submissions", b.first}, {"bytes", b.second}});
   }
   out["total_submissions"] = total_subs;
   out["total_bytes"] = total_bytes;
@@ -407,10 +438,16 @@ json SweptSubmissionJson(const SweptSubmission& s) {
   for (const auto& a : s.artifacts) {
     arts.push_back({{"kind", a.kind}, {"key", a.key}, {"bytes", a.bytes}});
   }
-  return {{"submission_id", s.submission_id},
-          {"challenge_id", s.challenge_id},
-          {"artifacts", std::move(arts)},
-          {"bytes", s.bytes}};
+  json j = {{"submission_id", s.submission_id},
+            {"challenge_id", s.challenge_id},
+            {"artifacts", std::move(arts)},
+            {"bytes", s.bytes}};
+  if (s.schedule) {
+    j["notice_at"] = JsonTime(s.schedule->notice_at);
+    j["deletion_date"] = JsonTime(s.schedule->deletion_date);
+    j["sweep_at"] = JsonTime(s.schedule->sweep_at);
+  }
+  return j;
 }
 
 namespace {
@@ -448,8 +485,17 @@ void AppendSweptSubmissionJson(std::string& out, const SweptSubmission& s) {
   out += std::to_string(s.bytes);
   out += ",\"challenge_id\":";
   out += std::to_string(s.challenge_id);
+  auto time = [&out](const char* key, const std::optional<TimePoint>& t) {
+    out += key;
+    out += t ? "\"" + FormatTime(*t) + "\"" : std::string("null");
+  };
+  if (s.schedule) {
+    time(",\"deletion_date\":", s.schedule->deletion_date);
+    time(",\"notice_at\":", s.schedule->notice_at);
+  }
   out += ",\"submission_id\":";
   out += std::to_string(s.submission_id);
+  if (s.schedule) time(",\"sweep_at\":", s.schedule->sweep_at);
   out += '}';
 }
 

@@ -32,15 +32,24 @@ Result<nlohmann::json> RetentionInfoView(const ServiceContext& ctx, std::int64_t
 Result<nlohmann::json> ConsentStatusView(const ServiceContext& ctx, std::int64_t challenge_id,
                                          const User& user);
 
-// Submissions and bytes that become deletable per week, for `weeks` weeks starting with the
-// current week (Monday); overdue ones fall in the first week. Held submissions are excluded.
+// What the scheduled sweeps will delete (the projection of the schedule, DESIGN.md section 5),
+// for `weeks` weeks starting with the current week (Monday): per week of the sweep run that
+// deletes them, and per sweep run in that window, submissions and bytes. Held submissions and
+// challenges are excluded. NotFound for an unknown challenge, InvalidArgument for weeks outside
+// 1..260.
 Result<nlohmann::json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id,
                                     int weeks);
 
-// The estimated deletion date (R4) of the next submission of the challenge to be deleted: an
-// unnoticed submission is assumed to be noticed now.
-Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const ServiceContext& ctx,
-                                                  std::int64_t challenge_id);
+// The next submission of the challenge that a scheduled sweep deletes, as the projection of the
+// schedule sees it: its eligible date, deletion date (R4, with the projected notice when none was
+// sent yet) and the sweep run that acts. Held submissions are left out; all nullopt when none.
+struct NextDeletion {
+  std::optional<TimePoint> eligible_date;
+  std::optional<TimePoint> deletion_date;
+  std::optional<TimePoint> sweep_at;
+};
+Result<NextDeletion> NextDeletionOf(SqlConnection& conn, const ServiceContext& ctx,
+                                    std::int64_t challenge_id);
 
 // DESIGN.md section 5's `--json cleanup` document, and its parts for writers that stream it:
 // one listed submission, skipped submission, failed artifact, and the fields after the lists.

@@ -776,6 +776,52 @@ class AuditCanonicalFormTests(WorkspaceTest):
         self.assertEqual(self.ws.dump(), before)
 
 
+class ForecastTests(WorkspaceTest):
+    """Issue 13 item 1: `cleanup --dry-run --as-of T` follows the schedule (DESIGN.md section 5):
+    notices on Mondays at 10:00, the sweep on the 1st at 02:00, 14 days' notice; `status` gives
+    the same dates."""
+    notice_days = 14
+
+    def setUp(self):
+        super().setUp()
+        # NOW is Monday 2026-06-01 00:00; the phase ended 16 days ago: eligible 2026-06-15 00:00.
+        # Noticed by the run of 06-01 10:00, deletable 06-15 10:00, deleted by the sweep of 07-01.
+        c = self.data.challenge(1)
+        self.data.phase(c, end_days_ago=16, submissions=2)
+        self.data.load()
+
+    def test_a_forecast_lists_what_the_scheduled_sweeps_delete_by_then(self):
+        before = self.ws.json("cleanup", "--dry-run", "--as-of", "2026-06-30T00:00:00Z")
+        self.assertEqual(before["deletable"], [])
+        self.assertEqual(sorted((s["submission_id"], s["reason"]) for s in before["skipped"]),
+                         [(100, "awaiting_sweep_run"), (101, "awaiting_sweep_run")])
+        at = self.ws.json("cleanup", "--dry-run", "--as-of", "2026-07-01T02:00:00Z")
+        self.assertEqual([s["submission_id"] for s in at["deletable"]], [100, 101])
+        for s in at["deletable"]:
+            self.assertEqual((s["notice_at"], s["deletion_date"], s["sweep_at"]),
+                             ("2026-06-01T10:00:00Z", "2026-06-15T10:00:00Z",
+                              "2026-07-01T02:00:00Z"))
+        self.assertEqual(at["skipped"], [])
+        text = self.ws.run("cleanup", "--dry-run", "--as-of", "2026-07-01T02:00:00Z", check=0)
+        self.assertIn("notice 2026-06-01T10:00:00Z (projected), deletable from "
+                      "2026-06-15T10:00:00Z, deleted by the sweep of 2026-07-01T02:00:00Z",
+                      text.stdout)
+        # A dry run as of now is what `cleanup` would do now: nothing (no notice yet), and
+        # without the projection's fields.
+        now = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual(now["deletable"], [])
+        self.assertEqual(now["skipped"], [])
+        self.assertNotIn("sweep_at", json.dumps(now))
+        self.assertEqual(len(self.ws.files()), 4)  # a dry run deletes nothing
+
+    def test_status_gives_the_projected_next_deletion(self):
+        st = self.ws.json("status", "--challenge-id", "1")
+        c = st["challenges"][0]
+        self.assertEqual(c["next_deletion_eligible_date"], "2026-06-15T00:00:00Z")
+        self.assertEqual(c["next_deletion_date"], "2026-06-15T10:00:00Z")
+        self.assertEqual(c["next_deletion_sweep"], "2026-07-01T02:00:00Z")
+
+
 class JsonOutputTests(WorkspaceTest):
     def test_every_command_prints_exactly_one_json_document(self):
         c = self.data.challenge(1)
