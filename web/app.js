@@ -660,8 +660,7 @@ class ChallengePage {
           ? h('span', { class: 'muted', testid: 'retention-days-source' }, ` (admin override${pol.override_reason ? `: ${pol.override_reason}` : ''}; default ${pol.default_days ?? DEFAULT_DAYS})`)
           : h('span', { class: 'muted', testid: 'retention-days-source' }, ' (platform default)'))],
       ['Latest phase end', h('span', { testid: 'latest-phase-end' }, calc.latest_phase_end ? `${fmtDay(calc.latest_phase_end)} (${fmtRelative(calc.latest_phase_end)})` : 'no phase has an end date')],
-      ['Next deletion', h('span', { testid: 'next-deletion-date' },
-        next ? `${fmtDay(next)} (${fmtRelative(next)})` : has ? 'none scheduled' : 'none: no consent')],
+      ['Next deletion', h('span', { testid: 'next-deletion-date' }, nextDeletionText(info, has))],
       ['Warning e-mail', `${plural(pol.notice_days ?? DEFAULT_NOTICE_DAYS, 'day')} before deletion`],
       ['Log group', h('code', { testid: 'log-group' }, calc.log_group || '—')],
       ['Log retention', h('span', { testid: 'log-retention' },
@@ -690,7 +689,7 @@ class ChallengePage {
         stackable(h('table', { testid: 'phases-table' },
           h('caption', {}, 'Phases'),
           h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Phase'), h('th', { scope: 'col' }, 'Ends'),
-            h('th', { scope: 'col' }, 'Visibility'), h('th', { scope: 'col' }, 'Files deletable from'))),
+            h('th', { scope: 'col' }, 'Visibility'), h('th', { scope: 'col' }, 'Eligible from'))),
           h('tbody', {}, phases.map((p) => h('tr', { testid: 'phase-row' },
             h('th', { scope: 'row' }, p.name),
             h('td', {}, p.end_date ? fmtDay(p.end_date) : 'open-ended'),
@@ -703,12 +702,15 @@ class ChallengePage {
 
   // -- forecast ---------------------------------------------------------------------------
 
+  // What each scheduled sweep run of the coming weeks deletes (the projection of the schedule:
+  // notices on their runs, then the sweep's runs), as a chart and a table.
   buildForecast(forecast) {
-    const weeks = forecast.weeks || [];
-    const totalSubs = forecast.total_submissions ?? weeks.reduce((a, w) => a + (w.submissions || 0), 0);
-    const totalBytes = forecast.total_bytes ?? weeks.reduce((a, w) => a + (w.bytes || 0), 0);
+    const runs = (forecast.sweeps || []).map((r) => ({ run_at: r.run_at, submissions: r.submissions || 0, bytes: r.bytes || 0 }));
+    const weeks = (forecast.weeks || []).length;
+    const totalSubs = forecast.total_submissions ?? runs.reduce((a, r) => a + r.submissions, 0);
+    const totalBytes = forecast.total_bytes ?? runs.reduce((a, r) => a + r.bytes, 0);
     const chartBox = h('div', { class: 'chart-box' });
-    const draw = () => chartBox.replaceChildren(forecastChart(weeks, chartBox.clientWidth || 640));
+    const draw = () => chartBox.replaceChildren(forecastChart(runs, chartBox.clientWidth || 640));
     draw();
     let lastWidth = 0;
     const observer = new ResizeObserver(() => {
@@ -723,8 +725,10 @@ class ChallengePage {
       h('h2', { id: 'forecast-heading' }, 'Deletion forecast'),
       h('p', { testid: 'forecast-total' },
         totalSubs > 0
-          ? `${plural(totalSubs, 'submission')} (${fmtBytes(totalBytes)}) become deletable in the next ${plural(weeks.length, 'week')}.`
-          : `Nothing becomes deletable in the next ${plural(weeks.length, 'week')}.`),
+          ? `${plural(totalSubs, 'submission')} (${fmtBytes(totalBytes)}) will be deleted by the scheduled sweeps of the next ${plural(weeks, 'week')}.`
+          : runs.length > 0
+            ? `Nothing will be deleted by the scheduled sweeps of the next ${plural(weeks, 'week')}.`
+            : `No sweep is scheduled in the next ${plural(weeks, 'week')}.`),
       h('p', { class: 'legend', 'aria-hidden': 'true' },
         h('span', { class: 'swatch swatch-subs' }), 'submissions ',
         h('span', { class: 'swatch swatch-bytes' }), 'bytes'),
@@ -733,11 +737,11 @@ class ChallengePage {
         h('summary', {}, 'Show as a table'),
         h('div', { class: 'table-wrap' },
           h('table', { testid: 'forecast-table' },
-            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Week of'), h('th', { scope: 'col' }, 'Submissions'), h('th', { scope: 'col' }, 'Bytes'))),
-            h('tbody', {}, weeks.map((w) => h('tr', {},
-              h('th', { scope: 'row' }, fmtDay(w.week_start)),
-              h('td', {}, w.submissions),
-              h('td', {}, `${fmtBytes(w.bytes)} (${w.bytes})`))))))));
+            h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Sweep of'), h('th', { scope: 'col' }, 'Submissions'), h('th', { scope: 'col' }, 'Bytes'))),
+            h('tbody', {}, runs.map((r) => h('tr', {},
+              h('th', { scope: 'row' }, fmtDateTime(r.run_at)),
+              h('td', {}, r.submissions),
+              h('td', {}, `${fmtBytes(r.bytes)} (${r.bytes})`))))))));
   }
 
   // -- admin ------------------------------------------------------------------------------
@@ -965,10 +969,10 @@ function addDays(value, days) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Forecast chart: inline SVG, one row per week, two bars (submissions, bytes), drawn at the
-// container's pixel width so that text stays readable on a phone.
+// Forecast chart: inline SVG, one row per scheduled sweep run, two bars (submissions, bytes),
+// drawn at the container's pixel width so that text stays readable on a phone.
 
-function forecastChart(weeks, width) {
+function forecastChart(runs, width) {
   const W = Math.max(260, Math.floor(width));
   const rowH = 34;
   const top = 4;
@@ -976,41 +980,50 @@ function forecastChart(weeks, width) {
   const valueW = W < 420 ? 92 : 140;
   const barX = labelW;
   const barW = Math.max(40, W - labelW - valueW - 8);
-  const H = top + rowH * weeks.length + 4;
-  const maxSubs = Math.max(0, ...weeks.map((w) => w.submissions || 0));
-  const maxBytes = Math.max(0, ...weeks.map((w) => w.bytes || 0));
+  const H = top + rowH * runs.length + 4;
+  const maxSubs = Math.max(0, ...runs.map((r) => r.submissions));
+  const maxBytes = Math.max(0, ...runs.map((r) => r.bytes));
   const titleId = nextId('forecast-title');
   const descId = nextId('forecast-desc');
-  const total = weeks.reduce((a, w) => a + (w.submissions || 0), 0);
+  const total = runs.reduce((a, r) => a + r.submissions, 0);
   const chart = svg('svg', {
     class: 'forecast-chart', testid: 'forecast-chart', width: W, height: H, viewBox: `0 0 ${W} ${H}`,
     role: 'img', 'aria-labelledby': `${titleId} ${descId}`,
   },
-  svg('title', { id: titleId }, 'Submissions and bytes that become deletable, week by week'),
+  svg('title', { id: titleId }, 'Submissions and bytes deleted by each scheduled sweep'),
   svg('desc', { id: descId }, total > 0
-    ? weeks.filter((w) => w.submissions > 0).map((w) => `week of ${fmtDay(w.week_start)}: ${plural(w.submissions, 'submission')}, ${fmtBytes(w.bytes)}`).join('; ')
-    : 'Nothing becomes deletable in these weeks.'));
-  weeks.forEach((w, i) => {
+    ? runs.filter((r) => r.submissions > 0).map((r) => `sweep of ${fmtDay(r.run_at)}: ${plural(r.submissions, 'submission')}, ${fmtBytes(r.bytes)}`).join('; ')
+    : 'Nothing is deleted by these sweeps.'));
+  runs.forEach((r, i) => {
     const y = top + i * rowH;
-    const subs = w.submissions || 0;
-    const bytes = w.bytes || 0;
-    const subsW = maxSubs > 0 ? (barW * subs) / maxSubs : 0;
-    const bytesW = maxBytes > 0 ? (barW * bytes) / maxBytes : 0;
+    const subsW = maxSubs > 0 ? (barW * r.submissions) / maxSubs : 0;
+    const bytesW = maxBytes > 0 ? (barW * r.bytes) / maxBytes : 0;
     chart.append(svg('g', {
-      class: subs > 0 ? 'week' : 'week is-empty', testid: 'forecast-week',
-      'data-week-start': w.week_start, 'data-submissions': subs, 'data-bytes': bytes,
+      class: r.submissions > 0 ? 'week' : 'week is-empty', testid: 'forecast-sweep',
+      'data-run-at': r.run_at, 'data-submissions': r.submissions, 'data-bytes': r.bytes,
     },
-    svg('title', {}, `Week of ${fmtDay(w.week_start)}: ${plural(subs, 'submission')}, ${fmtBytes(bytes)} (${bytes} bytes)`),
+    svg('title', {}, `Sweep of ${fmtDateTime(r.run_at)}: ${plural(r.submissions, 'submission')}, ${fmtBytes(r.bytes)} (${r.bytes} bytes)`),
     i % 2 === 0 && svg('rect', { class: 'stripe', x: 0, y, width: W, height: rowH }),
-    svg('text', { class: 'label', x: 4, y: y + rowH / 2, 'dominant-baseline': 'middle' }, fmtShortDay(w.week_start)),
+    svg('text', { class: 'label', x: 4, y: y + rowH / 2, 'dominant-baseline': 'middle' }, fmtShortDay(r.run_at)),
     svg('rect', { class: 'track', x: barX, y: y + 7, width: barW, height: 9, rx: 2 }),
     svg('rect', { class: 'track', x: barX, y: y + 18, width: barW, height: 9, rx: 2 }),
     svg('rect', { class: 'bar bar-subs', x: barX, y: y + 7, width: subsW.toFixed(1), height: 9, rx: 2 }),
     svg('rect', { class: 'bar bar-bytes', x: barX, y: y + 18, width: bytesW.toFixed(1), height: 9, rx: 2 }),
     svg('text', { class: 'value', x: W - 4, y: y + rowH / 2, 'text-anchor': 'end', 'dominant-baseline': 'middle' },
-      subs > 0 ? `${subs} · ${fmtBytes(bytes)}` : '—')));
+      r.submissions > 0 ? `${r.submissions} · ${fmtBytes(r.bytes)}` : '—')));
   });
   return chart;
+}
+
+// "eligible from ..., deleted by the sweep of ..." for the next submission to go.
+function nextDeletionText(info, hasConsent) {
+  const eligible = info.next_deletion_eligible_date;
+  const deletable = info.next_deletion_date;
+  const sweep = info.next_deletion_sweep;
+  if (!deletable) return hasConsent ? 'none scheduled' : 'none: no consent';
+  const from = `eligible from ${fmtDay(eligible || deletable)}`;
+  if (!sweep) return `${from}, deletable from ${fmtDay(deletable)}; no sweep is scheduled`;
+  return `${from}, deleted by the sweep of ${fmtDay(sweep)} (${fmtRelative(sweep)})`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -153,11 +153,11 @@ describe('retention web UI', { concurrency: false }, () => {
     await expectText(byId(page, 'consent-by'), 'alice');
     await expectText(byId(page, 'consent-notes'), 'Approved by the lab (e2e)');
     assert.equal(await hasConsentViaApi(CARS), true);
-    // The forecast fills in: the private phase ended 10 days ago, so its files become deletable
-    // within the next weeks.
-    const weeks = await page.locator('[data-testid="forecast-week"]').evaluateAll(
+    // The forecast fills in: the private phase ended 10 days ago, so a scheduled sweep of the
+    // next weeks deletes its files.
+    const runs = await page.locator('[data-testid="forecast-sweep"]').evaluateAll(
       (els) => els.map((e) => Number(e.dataset.submissions)));
-    assert.ok(weeks.reduce((a, b) => a + b, 0) > 0, `forecast after consent: ${weeks}`);
+    assert.ok(runs.reduce((a, b) => a + b, 0) > 0, `forecast after consent: ${runs}`);
     await screenshot(page, 'challenge-1-consent-active');
 
     await page.reload();
@@ -215,9 +215,10 @@ describe('retention web UI', { concurrency: false }, () => {
     assert.equal(await hasConsentViaApi(CARS), false);
     // Nothing is scheduled any more.
     await expectText(byId(page, 'next-deletion-date'), /none/);
-    const weeks = await page.locator('[data-testid="forecast-week"]').evaluateAll(
+    const runs = await page.locator('[data-testid="forecast-sweep"]').evaluateAll(
       (els) => els.map((e) => Number(e.dataset.submissions)));
-    assert.equal(weeks.reduce((a, b) => a + b, 0), 0, `forecast after withdrawal: ${weeks}`);
+    assert.ok(runs.length > 0, 'the sweep is still scheduled');
+    assert.equal(runs.reduce((a, b) => a + b, 0), 0, `forecast after withdrawal: ${runs}`);
     await screenshot(page, 'challenge-1-withdrawn');
     assertNoErrors(page);
     await page.close();
@@ -302,13 +303,21 @@ describe('retention web UI', { concurrency: false }, () => {
     assert.equal(res.status, 200, JSON.stringify(res.body));
     const page = await openAs(browser.context, server.url, TOKENS.host, `#/challenges/${BIRDS}`);
     await byId(page, 'forecast-chart').waitFor();
-    const bars = await page.locator('[data-testid="forecast-week"]').evaluateAll((els) => els.map((e) => ({
-      week_start: e.dataset.weekStart, submissions: Number(e.dataset.submissions), bytes: Number(e.dataset.bytes),
+    // One row per scheduled sweep run: what that run deletes (issue 13).
+    const bars = await page.locator('[data-testid="forecast-sweep"]').evaluateAll((els) => els.map((e) => ({
+      run_at: e.dataset.runAt, submissions: Number(e.dataset.submissions), bytes: Number(e.dataset.bytes),
       width: Number(e.querySelector('.bar-bytes').getAttribute('width')),
     })));
-    const expected = res.body.weeks.map((w) => ({ week_start: w.week_start, submissions: w.submissions, bytes: w.bytes }));
+    const expected = res.body.sweeps.map((r) => ({ run_at: r.run_at, submissions: r.submissions, bytes: r.bytes }));
     assert.deepEqual(bars.map(({ width, ...rest }) => rest), expected);
-    assert.ok(expected.some((w) => w.submissions > 0), 'the demo schedules deletions in the coming weeks');
+    assert.ok(expected.some((r) => r.submissions > 0), 'the demo schedules deletions in the coming weeks');
+    // The per-run figures add up to the weeks' and to the total the API gives.
+    assert.equal(expected.reduce((a, r) => a + r.submissions, 0), res.body.weeks.reduce((a, w) => a + w.submissions, 0));
+    assert.equal(expected.reduce((a, r) => a + r.submissions, 0), res.body.total_submissions);
+    // The next deletion names the sweep that acts, as retention-info says.
+    const info = await api(TOKENS.host, 'GET', `/api/challenges/${BIRDS}/retention-info/`);
+    assert.ok(info.body.next_deletion_sweep, JSON.stringify(info.body));
+    await expectText(byId(page, 'next-deletion-date'), new RegExp(`deleted by the sweep of ${info.body.next_deletion_sweep.slice(0, 10)}`));
     // Bars are proportional: the biggest week has the longest bar, an empty week none.
     const max = Math.max(...bars.map((b) => b.bytes));
     for (const b of bars) {

@@ -106,6 +106,15 @@ export async function startMockServer({ port, demoFile, webDir }) {
           bytes_stored: subs.reduce((a, x) => a + x.s.artifacts.reduce((b, art) => b + art.size, 0), 0),
         },
         next_deletion_date: future.length ? new Date(Math.min(...future)).toISOString() : null,
+        next_deletion_eligible_date: future.length ? new Date(Math.min(...future)).toISOString() : null,
+        // The seed's sweep, the 1st at 02:00: the first run at or after that date.
+        next_deletion_sweep: future.length ? (() => {
+          const t = Math.max(Math.min(...future), Date.now());
+          const d = new Date(t);
+          let run = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1, 2);
+          if (run < t) run = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1, 2);
+          return new Date(run).toISOString();
+        })() : null,
       };
     }],
     ['GET', /^\/api\/challenges\/(\d+)\/forecast$/, (u, c, body, query) => {
@@ -124,7 +133,25 @@ export async function startMockServer({ port, demoFile, webDir }) {
           weeks[i].bytes += s.artifacts.reduce((b, a) => b + a.size, 0);
         }
       }
-      return { challenge_id: c.id, weeks, total_submissions: weeks.reduce((a, w) => a + w.submissions, 0), total_bytes: weeks.reduce((a, w) => a + w.bytes, 0) };
+      // The seed's sweep (the 1st at 02:00): each submission goes with the first run at or after
+      // its eligible date (the mock has no notice gate).
+      const end = monday.getTime() + n * 7 * DAY;
+      const runs = [];
+      for (let d = new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), 1, 2)); d.getTime() < end; d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1, 2))) {
+        if (d.getTime() >= Date.now()) runs.push({ run_at: d.toISOString().replace('.000Z', 'Z'), at: d.getTime(), submissions: 0, bytes: 0 });
+      }
+      for (const p of c.phases) {
+        const e = eligible(c, p);
+        if (!e || c.hold) continue;
+        const run = runs.find((r) => r.at >= Math.max(e.getTime(), Date.now()));
+        if (!run) continue;
+        for (const s of p.submissions) {
+          run.submissions += 1;
+          run.bytes += s.artifacts.reduce((b, a) => b + a.size, 0);
+        }
+      }
+      const sweeps = runs.map(({ at, ...r }) => r);
+      return { challenge_id: c.id, weeks, sweeps, total_submissions: weeks.reduce((a, w) => a + w.submissions, 0), total_bytes: weeks.reduce((a, w) => a + w.bytes, 0) };
     }],
     ['POST', /^\/api\/challenges\/(\d+)\/override$/, (u, c, body) => {
       if (!u.is_admin) return [403, { error: 'Only admins can set an override' }];
