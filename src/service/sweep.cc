@@ -275,6 +275,22 @@ struct Outcome {
   std::string error;
 };
 
+// The bookkeeping of a submission whose artifacts were recorded deleted (heads for ExecForIds:
+// the ids follow). Only the sweep changes an artifact's state, so it keeps bytes_stored (the bytes
+// of the artifacts not deleted, which status and the forecast read from submissions_status)
+// itself; migration 8 dropped the per-row trigger that did. Both can run again over the same
+// ids without changing a row twice.
+// All its artifacts gone: deleted (R6), nothing stored.
+constexpr const char* kMarkSubmissionGone =
+    "UPDATE OR FAIL submissions SET is_artifact_deleted = 1, artifact_deletion_date = ?, "
+    "bytes_stored = 0 WHERE is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a "
+    "WHERE a.submission_id = submissions.id AND a.state <> 'deleted') AND id";
+// Some left: the bytes of those.
+constexpr const char* kRecountBytesStored =
+    "UPDATE OR FAIL submissions SET bytes_stored = (SELECT COALESCE(SUM(a.size_bytes), 0) FROM "
+    "artifacts a WHERE a.submission_id = submissions.id AND a.state <> 'deleted') WHERE "
+    "is_artifact_deleted = 0 AND id";
+
 // Runs `head` IN (ids) as one statement per chunk (ExecForIds). When that fails (a trigger refused
 // a row, the disk is full, ...) it runs row by row, so that one bad row cannot take the others'
 // bookkeeping with it; `note` gets each row's failure with `what(id)`.
@@ -303,9 +319,14 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
                       std::int64_t now) {
   if (outcomes.empty() && all_gone.empty() && intent == 0) return Status::Ok();
   std::vector<std::int64_t> deleted;
+  std::vector<std::int64_t> touched;  // submissions with an artifact recorded deleted
   for (const Outcome& o : outcomes) {
-    if (o.deleted) deleted.push_back(o.artifact_id);
+    if (!o.deleted) continue;
+    deleted.push_back(o.artifact_id);
+    if (touched.empty() || touched.back() != o.submission_id) touched.push_back(o.submission_id);
   }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   auto artifact_what = [&outcomes](std::int64_t id) {
     for (const Outcome& o : outcomes) {
       if (o.artifact_id == id) {
@@ -346,12 +367,13 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     // Only when no artifact is left: another process may have registered one since the batch
     // was read (a re-run's file), and that one waits for the next sweep (R6).
     ExecEach(
-        conn,
-        "UPDATE OR FAIL submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE "
-        "is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id "
-        "= submissions.id AND a.state <> 'deleted') AND id",
-        {now}, all_gone,
+        conn, kMarkSubmissionGone, {now}, all_gone,
         [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
+        note);
+    // The bytes of the submissions that still have artifacts (a failure, or one registered since).
+    ExecEach(
+        conn, kRecountBytesStored, {}, touched,
+        [](std::int64_t id) { return "recount the bytes of submission " + std::to_string(id); },
         note);
     if (intent != 0 && first_error.ok()) {
       note(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {intent}).status(),
@@ -441,14 +463,10 @@ Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, Sw
                     {now, r.Int(0)}));
       ++report.recovered_gone;
     }
-    // Also those whose last record failed after all of their files were recorded gone.
-    RETURN_IF_ERROR(ExecForIds(conn,
-                               "UPDATE submissions SET is_artifact_deleted = 1, "
-                               "artifact_deletion_date = ? WHERE is_artifact_deleted = 0 AND NOT "
-                               "EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id = "
-                               "submissions.id AND a.state <> 'deleted') AND id",
-                               {now}, *ids)
-                        .status());
+    // Also those whose last record failed after all of their files were recorded gone, and the
+    // bytes of the others.
+    RETURN_IF_ERROR(ExecForIds(conn, kMarkSubmissionGone, {now}, *ids).status());
+    RETURN_IF_ERROR(ExecForIds(conn, kRecountBytesStored, {}, *ids).status());
     if (answered) RETURN_IF_ERROR(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {after}));
     RETURN_IF_ERROR(tx.Commit());
   }

@@ -121,6 +121,21 @@ class SweepTest : public ::testing::Test {
     auto c = db_->Lock();
     return (pages ? c->PagesFetched() : c->StepsDone()) - before;
   }
+  // Every submission's bytes_stored is the sum of its artifacts not deleted (the sweep keeps it
+  // itself since migration 8); returns the bytes_stored of each submission, by id.
+  std::vector<std::int64_t> BytesStoredChecked() {
+    auto c = db_->Lock();
+    auto rows = c->Query(
+        "SELECT s.id, s.bytes_stored, (SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a "
+        "WHERE a.submission_id = s.id AND a.state <> 'deleted') FROM submissions s ORDER BY s.id");
+    EXPECT_TRUE(rows.ok());
+    std::vector<std::int64_t> out;
+    for (const auto& row : *rows) {
+      EXPECT_EQ(row.Int(1), row.Int(2)) << "bytes_stored of submission " << row.Int(0);
+      out.push_back(row.Int(1));
+    }
+    return out;
+  }
   // Pages fetched by one run (see SqlConnection::PagesFetched).
   std::int64_t PagesOf(SweepOptions o, SweepReport* out = nullptr) {
     return StepsOf(std::move(o), out, /*pages=*/true);
@@ -272,6 +287,7 @@ TEST_F(SweepTest, SweepDeletesEveryCandidateOnceAndRecordsIt) {
   EXPECT_EQ(r.submissions_deleted, 120);
   EXPECT_EQ(r.artifacts_deleted, 240);
   EXPECT_EQ(store_.count(), 0U);
+  EXPECT_EQ(BytesStoredChecked(), std::vector<std::int64_t>(120, 0));
   auto c = db_->Lock();
   auto row = c->QueryOne("SELECT COUNT(*), SUM(is_artifact_deleted) FROM submissions");
   ASSERT_TRUE(row.ok());
@@ -291,6 +307,8 @@ TEST_F(SweepTest, AFailedDeleteIsRecordedAndLeavesNoIntent) {
   StepsOf(o, &r);
   EXPECT_EQ(r.failed_count, 1);
   EXPECT_EQ(r.submissions_deleted, 2);
+  // The submission with the failed file still stores that file's byte; the others nothing.
+  EXPECT_EQ(BytesStoredChecked(), (std::vector<std::int64_t>{0, 1, 0}));
   auto c = db_->Lock();
   auto rows = c->Query(
       "SELECT storage_key, state, attempts, last_error IS NOT NULL FROM artifacts ORDER BY id");
@@ -326,7 +344,8 @@ TEST_F(SweepTest, IntentsOfAnInterruptedRunAreRecordedFromStorageWithoutDeleting
   EXPECT_EQ(r.recovered_gone, 1);
   EXPECT_EQ(r.recovered_present, 1);
   EXPECT_EQ(r.submissions_deleted, 0);
-  EXPECT_EQ(store_.count(), 3U);  // nothing more was deleted
+  EXPECT_EQ(store_.count(), 3U);                                       // nothing more was deleted
+  EXPECT_EQ(BytesStoredChecked(), (std::vector<std::int64_t>{1, 2}));  // one file recorded gone
   auto c = db_->Lock();
   auto rows =
       c->Query("SELECT storage_key, state FROM artifacts WHERE submission_id = 100000 ORDER BY id");

@@ -241,9 +241,10 @@ std::vector<Status> LocalArtifactStore::DeleteMany(const std::vector<std::string
       removed_here = false;
     }
     open.segments = std::move(segments);
-    const std::string context = "delete " + Location(key);
+    // The location names a failure only: built for the rare error, not for every key.
+    auto context = [this, &key] { return "delete " + Location(key); };
     if (Status st = Descend(open, shared, false); !st.ok()) {
-      out.push_back(st.WithContext(context));
+      out.push_back(st.WithContext(context()));
       continue;
     }
     if (open.missing) {
@@ -252,7 +253,7 @@ std::vector<Status> LocalArtifactStore::DeleteMany(const std::vector<std::string
     }
     auto removed = UnlinkName(open);
     if (!removed.ok()) {
-      out.push_back(removed.status().WithContext(context));
+      out.push_back(removed.status().WithContext(context()));
       continue;
     }
     removed_here = removed_here || *removed;
