@@ -24,11 +24,15 @@ std::string Dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 // Lines for people, printed as each batch ends.
 class TextSweepWriter final : public SweepListener {
  public:
-  explicit TextSweepWriter(bool dry_run) : verb_(dry_run ? "would delete" : "deleted") {}
-  // Each finding is built as one string and written in one call: a report of a million lines
-  // costs a write per line, not one per piece.
+  explicit TextSweepWriter(bool dry_run)
+      : verb_(dry_run ? "would delete" : "deleted"), terminal_(isatty(STDOUT_FILENO) != 0) {}
+  TextSweepWriter(const TextSweepWriter&) = delete;
+  TextSweepWriter& operator=(const TextSweepWriter&) = delete;
+  ~TextSweepWriter() override { Flush(); }
+  // Findings are appended to one buffer that goes out in writes of about 64 KiB (and at the
+  // end): a report of a million lines costs a few thousand writes, not one per line. On a
+  // terminal each line goes out at once.
   void OnItem(const SweptSubmission& s) override {
-    line_.clear();
     line_ += "challenge ";
     line_ += std::to_string(s.challenge_id);
     line_ += " submission ";
@@ -58,10 +62,9 @@ class TextSweepWriter final : public SweepListener {
       line_ += Bytes(a.bytes);
       line_ += ")\n";
     }
-    std::cout.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    FlushWhenFull();
   }
   void OnSkipped(const SkippedSubmission& s) override {
-    line_.clear();
     line_ += "skipped submission ";
     line_ += std::to_string(s.submission_id);
     line_ += " (challenge ";
@@ -71,12 +74,15 @@ class TextSweepWriter final : public SweepListener {
     line_ += ": ";
     line_ += s.detail;
     line_ += '\n';
-    std::cout.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    FlushWhenFull();
   }
   void OnFailed(const FailedArtifact& f) override {
-    std::cout << "FAILED submission " << f.submission_id << " " << f.key << ": " << f.error << "\n";
+    line_ += "FAILED submission " + std::to_string(f.submission_id) + " " + f.key + ": " + f.error +
+             "\n";
+    FlushWhenFull();
   }
-  void Finish(const SweepReport& r) const {
+  void Finish(const SweepReport& r) {
+    Flush();
     std::cout << (r.dry_run ? "Dry run as of " : "Sweep at ") << FormatTime(r.as_of) << ": "
               << r.submissions_deleted << " submissions, " << r.artifacts_deleted << " artifacts, "
               << Bytes(r.bytes_freed) << " " << verb_ << "; " << r.skipped_count << " skipped, "
@@ -90,9 +96,21 @@ class TextSweepWriter final : public SweepListener {
     std::cout << (r.interrupted ? " (interrupted)" : "") << "\n";
   }
 
+  // Writes out what is buffered.
+  void Flush() {
+    std::cout.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    std::cout.flush();
+    line_.clear();
+  }
+
  private:
+  void FlushWhenFull() {
+    if (terminal_ || line_.size() >= 64 * 1024) Flush();
+  }
+
   const char* verb_;
-  std::string line_;  // reused between findings
+  bool terminal_;
+  std::string line_;  // the findings not written yet
 };
 
 // One JSON document on stdout: the listed submissions are written as they come; the skipped and
@@ -211,6 +229,7 @@ int RunCleanup(const GlobalOptions& g, const CleanupArgs& args) {
       partial.interrupted = true;
       json_writer->Finish(partial);
     }
+    if (text_writer) text_writer->Flush();  // what was found before the error, then the error
     return Fail(r.status());
   }
   if (!o.dry_run) {

@@ -133,7 +133,7 @@ const char* SkipReasonName(SkipReason reason) {
   return "unknown";
 }
 
-std::string SkipReasonText(SkipReason reason) {
+const char* SkipReasonText(SkipReason reason) {
   switch (reason) {
     case SkipReason::kNone:
       return "nothing prevents deletion";

@@ -106,7 +106,7 @@ struct SweepDecision {
 // in JSON output and metrics; "" for kNone.
 const char* SkipReasonName(SkipReason reason);
 
-// Returns a short human sentence for a reason ("the challenge is on legal hold").
-std::string SkipReasonText(SkipReason reason);
+// Returns a short human sentence for a reason ("the challenge is on legal hold"): a static string.
+const char* SkipReasonText(SkipReason reason);
 
 }  // namespace retention

@@ -295,8 +295,8 @@ TEST(SkipReasonTest, NamesAreStableSnakeCaseAndTextsAreSentences) {
     texts.insert(text);
   }
   EXPECT_EQ(texts.size(), std::size(cases)) << "each reason has its own sentence";
-  EXPECT_EQ(SkipReasonText(SkipReason::kChallengeOnHold), "the challenge is on legal hold");
-  EXPECT_EQ(SkipReasonText(SkipReason::kSubmissionOnHold), "the submission is on legal hold");
+  EXPECT_STREQ(SkipReasonText(SkipReason::kChallengeOnHold), "the challenge is on legal hold");
+  EXPECT_STREQ(SkipReasonText(SkipReason::kSubmissionOnHold), "the submission is on legal hold");
 }
 
 }  // namespace

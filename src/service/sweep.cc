@@ -760,7 +760,17 @@ Status ListHeld(const ServiceContext& ctx, const SweepOptions& options, std::int
       report.interrupted = true;
       return Status::Ok();
     }
-    std::vector<SqlRow> rows;
+    std::int64_t listed = 0;
+    // Each entry is listed as it is read (ForEachRow): a page costs no row copies.
+    auto list = [&](const SqlRow& r) {
+      ++listed;
+      ++report.examined;
+      ++report.skipped_count;
+      found.skipped.push_back({r.Int(0), challenge, SkipReasonName(SkipReason::kChallengeOnHold),
+                               SkipReasonText(SkipReason::kChallengeOnHold)});
+      cursor = {r.Int(1), r.Int(0)};
+      return true;
+    };
     {
       auto conn = ctx.db->LockRead();
       ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kRead));
@@ -770,26 +780,18 @@ Status ListHeld(const ServiceContext& ctx, const SweepOptions& options, std::int
         RETURN_IF_ERROR(conn->Rollback());
         return Walk(ctx, options, WalkScope{challenge, {}}, cursor, total, limit, report);
       }
-      ASSIGN_OR_RETURN(rows, conn->Query(kHeldSameDate, {challenge, cursor.eligible_date,
-                                                         cursor.submission_id, page}));
-      const auto remaining = page - static_cast<std::int64_t>(rows.size());
-      if (remaining > 0) {
-        ASSIGN_OR_RETURN(auto later, conn->Query(kHeldLaterDates, {challenge, cursor.eligible_date,
-                                                                   cutoff, remaining}));
-        for (auto& r : later) rows.push_back(std::move(r));
+      const SweepCursor from = cursor;
+      RETURN_IF_ERROR(conn->ForEachRow(
+          kHeldSameDate, {challenge, from.eligible_date, from.submission_id, page}, list));
+      if (const std::int64_t remaining = page - listed; remaining > 0) {
+        RETURN_IF_ERROR(conn->ForEachRow(kHeldLaterDates,
+                                         {challenge, from.eligible_date, cutoff, remaining}, list));
       }
       RETURN_IF_ERROR(conn->Rollback());
     }
-    for (const auto& r : rows) {
-      ++report.examined;
-      ++report.skipped_count;
-      found.skipped.push_back({r.Int(0), challenge, SkipReasonName(SkipReason::kChallengeOnHold),
-                               SkipReasonText(SkipReason::kChallengeOnHold)});
-      cursor = {r.Int(1), r.Int(0)};
-    }
     Publish(found, options, report);
     if (options.progress) options.progress(report.examined, total);
-    if (static_cast<std::int64_t>(rows.size()) < page) return Status::Ok();
+    if (listed < page) return Status::Ok();
   }
 }
 

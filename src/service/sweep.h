@@ -18,6 +18,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "service/service.h"
@@ -41,8 +42,10 @@ struct SweptSubmission {
 struct SkippedSubmission {
   std::int64_t submission_id = 0;
   std::int64_t challenge_id = 0;
-  std::string reason;  // snake_case reason, e.g. "challenge_on_hold"
-  std::string detail;  // a sentence for people
+  // Static strings (SkipReasonName, SkipReasonText): a sweep over a challenge on hold lists
+  // each of its submissions, so a skipped entry copies no text.
+  std::string_view reason;  // snake_case reason, e.g. "challenge_on_hold"
+  std::string_view detail;  // a sentence for people
 };
 struct FailedArtifact {
   std::int64_t submission_id = 0;

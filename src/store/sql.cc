@@ -77,6 +77,15 @@ std::optional<std::string> SqlRow::OptText(std::size_t i) const {
   return Text(i);
 }
 
+Status SqlConnection::ForEachRowImpl(std::string_view sql, const SqlParams& params,
+                                     const std::function<bool(const SqlRow&)>& row) {
+  ASSIGN_OR_RETURN(auto rows, QueryImpl(sql, params));
+  for (const SqlRow& r : rows) {
+    if (!row(r)) break;
+  }
+  return Status::Ok();
+}
+
 Result<std::optional<SqlRow>> SqlConnection::QueryOne(std::string_view sql,
                                                       const SqlParams& params) {
   ASSIGN_OR_RETURN(auto rows, Query(sql, params));

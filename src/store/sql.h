@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -54,6 +55,8 @@ class SqlRow {
   bool Bool(std::size_t i) const { return Int(i) != 0; }
   std::optional<std::int64_t> OptInt(std::size_t i) const;
   std::optional<std::string> OptText(std::size_t i) const;
+  // For adapters that stream a result through one row: its values, to be refilled in place.
+  std::vector<SqlValue>& mutable_values() { return values_; }
 
  private:
   std::vector<SqlValue> values_;
@@ -76,6 +79,14 @@ class SqlConnection {
   // Runs a query and returns all its rows (callers bound the result with LIMIT).
   Result<std::vector<SqlRow>> Query(std::string_view sql, const SqlParams& params = {}) {
     return QueryImpl(sql, params);
+  }
+  // Runs a query and hands each result row to `row` in turn instead of keeping them, so that a
+  // listing of any length takes flat memory. The row is valid during the call only; `row`
+  // returning false stops the listing (Ok). Errors as Query's; on an error after some rows, those
+  // rows were handed out already.
+  Status ForEachRow(std::string_view sql, const SqlParams& params,
+                    const std::function<bool(const SqlRow&)>& row) {
+    return ForEachRowImpl(sql, params, row);
   }
   // Runs several statements without parameters (migrations).
   virtual Status ExecScript(std::string_view sql) = 0;
@@ -111,6 +122,10 @@ class SqlConnection {
   // What adapters implement (non-virtual wrappers above carry the default arguments).
   virtual Result<std::int64_t> ExecImpl(std::string_view sql, const SqlParams& params) = 0;
   virtual Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) = 0;
+  // Default: QueryImpl, then the rows one by one. An adapter that can step through a result
+  // overrides it.
+  virtual Status ForEachRowImpl(std::string_view sql, const SqlParams& params,
+                                const std::function<bool(const SqlRow&)>& row);
 };
 
 // Runs `head` followed by ` IN (?, ..., ?)` over `ids`, kIdChunk ids per statement; a short chunk

@@ -118,6 +118,38 @@ TEST_P(SqlConnectionContract, ExecReturnsTheRowsChangedAndQueryOneNulloptWhenNon
   EXPECT_FALSE(none->has_value());
 }
 
+TEST_P(SqlConnectionContract, ForEachRowHandsOutEveryRowInOrderAndStopsWhenAsked) {
+  auto conn = Open();
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(
+      conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'a'), (2, 'b'), (3, 'c')").ok());
+  std::vector<std::string> seen;
+  const char* sql = "SELECT id, name FROM host_teams WHERE id >= ? ORDER BY id";
+  ASSERT_TRUE(conn->ForEachRow(sql, {std::int64_t{1}},
+                               [&seen](const SqlRow& r) {
+                                 seen.push_back(std::to_string(r.Int(0)) + ":" +
+                                                (r.IsNull(1) ? "null" : r.Text(1)));
+                                 return true;
+                               })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"1:a", "2:b", "3:c"}));
+  // Stopping early, then the same statement again: it starts over.
+  seen.clear();
+  ASSERT_TRUE(conn->ForEachRow(sql, {std::int64_t{1}},
+                               [&seen](const SqlRow& r) {
+                                 seen.push_back(std::to_string(r.Int(0)));
+                                 return seen.size() < 2;
+                               })
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"1", "2"}));
+  auto again = conn->Query(sql, {std::int64_t{2}});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->size(), 2U);
+  auto bad =
+      conn->ForEachRow("SELECT x FROM no_such_table", {}, [](const SqlRow&) { return true; });
+  EXPECT_EQ(bad.code(), StatusCode::kInternal) << bad.ToString();
+}
+
 TEST_P(SqlConnectionContract, UniqueViolationIsAlreadyExists) {
   auto conn = Open();
   ASSERT_NE(conn, nullptr);

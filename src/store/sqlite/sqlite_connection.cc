@@ -56,13 +56,24 @@ class SqliteConnection final : public SqlConnection {
   }
 
   Result<std::vector<SqlRow>> QueryImpl(std::string_view sql, const SqlParams& params) override {
-    ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, params));
     std::vector<SqlRow> rows;
-    int rc = 0;
+    RETURN_IF_ERROR(ForEachRowImpl(sql, params, [&rows](const SqlRow& r) {
+      rows.push_back(r);
+      return true;
+    }));
+    return rows;
+  }
+
+  Status ForEachRowImpl(std::string_view sql, const SqlParams& params,
+                        const std::function<bool(const SqlRow&)>& visit) override {
+    ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql, params));
     const int n = sqlite3_column_count(stmt);
+    SqlRow row({});
+    std::vector<SqlValue>& values = row.mutable_values();
+    values.reserve(static_cast<std::size_t>(n));
+    int rc = 0;
     while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-      std::vector<SqlValue> values;
-      values.reserve(static_cast<std::size_t>(n));
+      values.clear();
       for (int i = 0; i < n; ++i) {
         switch (sqlite3_column_type(stmt, i)) {
           case SQLITE_INTEGER:
@@ -82,11 +93,14 @@ class SqliteConnection final : public SqlConnection {
           }
         }
       }
-      rows.emplace_back(std::move(values));
+      if (!visit(row)) {
+        rc = SQLITE_DONE;
+        break;
+      }
     }
     Done(stmt);
     if (rc != SQLITE_DONE) return FromSqlite(db_, rc, Short(sql));
-    return rows;
+    return Status::Ok();
   }
 
   Status ExecScript(std::string_view sql) override {
