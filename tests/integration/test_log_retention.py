@@ -116,7 +116,7 @@ class CloudWatchTests(unittest.TestCase):
         result = out.get("result", out)
         self.assertNotEqual(result.get("skipped"), "no log backend",
                             "`jobs run reconcile_log_retention` must use the App's log sync "
-                            "(JobEnvironment.reconcile_log_retention is not wired)")
+                            "(JobEnvironment.log_sync is not wired)")
         return result
 
     # ---- tests ----
