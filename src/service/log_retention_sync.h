@@ -133,18 +133,20 @@ class LogRetentionSync {
 
   // ---- functions for the HTTP API (api/routes/admin_routes.cc, logs_routes.cc) ----
 
-  // challenge_event: `event` is approved, worker_restarted or task_definition_registered
-  // (InvalidArgument otherwise; NotFound for an unknown challenge). Triggers the challenge and
-  // returns {"log_group", "queued": true} with a worker, or the outcome JSON inline.
+  // POST /api/challenges/{pk}/events: `event` is approved, worker_restarted or
+  // task_definition_registered (InvalidArgument otherwise; NotFound for an unknown challenge).
+  // Triggers the challenge and returns {"log_group", "queued": true} with a worker, or the outcome
+  // JSON inline.
   Result<nlohmann::json> ChallengeEvent(std::int64_t challenge_id, const std::string& event);
-  // ingest_log_lines: `lines` is an array of {"timestamp": RFC 3339, "message": string}, stored
-  // in the log store at the clock's now. Returns {"log_group", "ingested"}. InvalidArgument
-  // naming the bad line or group; FailedPrecondition when the backend keeps no lines.
-  Result<nlohmann::json> IngestLogLines(const std::string& group, const nlohmann::json& lines);
-  // read_log_lines: lines with timestamp in [from, to) (RFC 3339; empty = unbounded), at most
-  // `limit` (1..100000). Returns {"log_group", "lines": [{"timestamp", "message"}], "count"}.
-  // InvalidArgument for a bad time, limit or group; FailedPrecondition when the backend keeps no
+  // POST /api/log-groups/{name}/lines: `lines` is an array of {"timestamp": RFC 3339, "message":
+  // string}, stored in the log store at the clock's now. Returns {"log_group", "ingested"}.
+  // InvalidArgument naming the bad line or group; FailedPrecondition when the backend keeps no
   // lines.
+  Result<nlohmann::json> IngestLogLines(const std::string& group, const nlohmann::json& lines);
+  // GET /api/log-groups/{name}/lines: lines with timestamp in [from, to) (RFC 3339; empty =
+  // unbounded), at most `limit` (1..100000). Returns {"log_group", "lines": [{"timestamp",
+  // "message"}], "count"}. InvalidArgument for a bad time, limit or group; FailedPrecondition when
+  // the backend keeps no lines.
   Result<nlohmann::json> ReadLogLines(const std::string& group, const std::string& from,
                                       const std::string& to, int limit);
 
