@@ -20,18 +20,14 @@
 
 namespace retention {
 
-// Hooks into the parts of `serve` that are not service functions.
+// Hooks into the parts of `serve` that are not service functions (the scheduler's jobs). R8's
+// challenge events and the log store's lines go to the context's LogRetentionSync
+// (ServiceContext::log_sync): without one an event is only recorded and the log-line routes
+// answer 503.
 struct ApiHooks {
   std::function<Result<nlohmann::json>()> list_jobs;
   std::function<Result<nlohmann::json>(const std::string& name, const std::string& actor)> run_job;
   std::function<Result<nlohmann::json>(const std::string& job, int limit)> list_job_runs;
-  std::function<Result<nlohmann::json>(std::int64_t challenge_id, const std::string& event)>
-      challenge_event;  // approved / worker_restarted / task_definition_registered
-  std::function<Result<nlohmann::json>(const std::string& group, const nlohmann::json& lines)>
-      ingest_log_lines;
-  std::function<Result<nlohmann::json>(const std::string& group, const std::string& from,
-                                       const std::string& to, int limit)>
-      read_log_lines;
 };
 
 struct ApiOptions {

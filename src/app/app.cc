@@ -42,12 +42,12 @@ Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url)
   return InvalidArgument("storage url '" + url + "' must start with file://");
 }
 
-Result<std::unique_ptr<LogRetention>> OpenLogBackend(const std::string& url,
-                                                     LocalLogStore** local) {
-  *local = nullptr;
+// The log backend named by `url`; `*store_out` is set to it when it keeps the lines, else nullptr.
+Result<std::unique_ptr<LogRetention>> OpenLogBackend(const std::string& url, LogStore** store_out) {
+  *store_out = nullptr;
   if (url.rfind("file://", 0) == 0) {
     ASSIGN_OR_RETURN(auto store, LocalLogStore::Open(url));
-    *local = store.get();
+    *store_out = store.get();
     return std::unique_ptr<LogRetention>(std::move(store));
   }
   if (url.rfind("cloudwatch://", 0) == 0) {
@@ -94,29 +94,25 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   app->ctx_.settings.notice_days = config.notice_days;
   app->ctx_.settings.environment = config.environment;
   {
-    auto logs = OpenLogBackend(config.logs_url, &app->local_logs_);
+    auto logs = OpenLogBackend(config.logs_url, &app->log_store_);
     if (!logs.ok()) return logs.status().WithContext("logs.url");
     app->logs_ = std::move(logs).value();
   }
   LogRetentionSyncOptions sync_options;
-  sync_options.backend_creates_groups = app->local_logs_ != nullptr;
-  sync_options.local_store = app->local_logs_;
+  sync_options.backend_creates_groups = app->log_store_ != nullptr;
+  sync_options.log_store = app->log_store_;
   sync_options.on_trigger_error = [](const Status& s) {
     std::cerr << "warning: " << s.message() << " (recorded; the next reconcile retries)\n";
   };
   app->log_sync_ =
       std::make_unique<LogRetentionSync>(&app->ctx_, app->logs_.get(), std::move(sync_options));
-  app->ctx_.on_log_policy_input_changed = [sync = app->log_sync_.get()](std::int64_t id) {
-    sync->Trigger(id);
-  };
+  app->ctx_.log_sync = app->log_sync_.get();
   if (!config.smtp_url.empty()) {
     ASSIGN_OR_RETURN(auto sender, SmtpMailSender::Open(config.smtp_url, config.smtp_from));
     app->mail_ = std::move(sender);
   }
   ASSIGN_OR_RETURN(app->jobs_, MakeJobEnvironment(&app->ctx_, config, app->mail_.get()));
-  app->jobs_.reconcile_log_retention = [sync = app->log_sync_.get()](TimePoint now) {
-    return sync->ReconcileAll(now);
-  };
+  app->jobs_.log_sync = app->log_sync_.get();
   return app;
 }
 
@@ -129,18 +125,6 @@ ApiHooks App::ApiHooksForServe() {
   hooks.list_job_runs = [this](const std::string& job, int limit) {
     return ListJobRuns(jobs_, job, limit);
   };
-  LogRetentionSync* sync = log_sync_.get();
-  hooks.challenge_event = [sync](std::int64_t challenge_id, const std::string& event) {
-    return sync->ChallengeEvent(challenge_id, event);
-  };
-  if (local_logs_ != nullptr) {  // CloudWatch receives log lines directly: those routes 503
-    hooks.ingest_log_lines = [sync](const std::string& group, const nlohmann::json& lines) {
-      return sync->IngestLogLines(group, lines);
-    };
-    hooks.read_log_lines = [sync](const std::string& group, const std::string& from,
-                                  const std::string& to,
-                                  int limit) { return sync->ReadLogLines(group, from, to, limit); };
-  }
   return hooks;
 }
 

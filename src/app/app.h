@@ -10,10 +10,10 @@
 #include "config/config.h"
 #include "core/time.h"
 #include "jobs/jobs.h"
-#include "logs/local/local_log_store.h"
 #include "logs/log_retention.h"
-#include "logs/sync/log_retention_sync.h"
+#include "logs/log_store.h"
 #include "notify/mail.h"
+#include "service/log_retention_sync.h"
 #include "service/service.h"
 #include "store/sql.h"
 
@@ -34,13 +34,15 @@ class App {
   JobEnvironment& jobs() { return jobs_; }
   // The log backend named by logs.url (the local log store or CloudWatch Logs).
   LogRetention& logs() { return *logs_; }
-  // The local log store when it is the backend; nullptr for CloudWatch.
-  LocalLogStore* local_logs() { return local_logs_; }
+  // The log backend as a log store when it keeps the lines (the local log store); nullptr for
+  // CloudWatch.
+  LogStore* log_store() { return log_store_; }
   // R8: keeps each challenge's log group in step. Triggers run inline (a CLI command applies the
   // policy before it exits) until StartBackground() starts its worker.
   LogRetentionSync& log_sync() { return *log_sync_; }
 
-  // The hooks `serve` gives the HTTP API for jobs, events and log lines (empty ones answer 503).
+  // The hooks `serve` gives the HTTP API for the scheduler's jobs (empty ones answer 503); R8
+  // events and log lines reach the API through context().log_sync.
   ApiHooks ApiHooksForServe();
   // Starts the scheduler and the other background workers of `serve`; StopBackground lets the
   // current batch finish and joins them.
@@ -59,7 +61,7 @@ class App {
   std::unique_ptr<ArtifactStore> artifacts_;
   ServiceContext ctx_;
   std::unique_ptr<LogRetention> logs_;
-  LocalLogStore* local_logs_ = nullptr;         // logs_ when it is the local store
+  LogStore* log_store_ = nullptr;               // logs_ when it keeps the lines
   std::unique_ptr<LogRetentionSync> log_sync_;  // uses ctx_ and logs_; destroyed before them
   std::unique_ptr<MailSender> mail_;            // null without smtp.url: mail stays in the outbox
   JobEnvironment jobs_;

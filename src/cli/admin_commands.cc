@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/cli_common.h"
-#include "logs/sync/log_retention_sync.h"
+#include "service/log_retention_sync.h"
 #include "service/service.h"
 
 namespace retention {
@@ -42,7 +42,7 @@ void AddSetRetentionCommand(CLI::App& cli, GlobalOptions& g, CliAction& action) 
       // The explicit reconcile below applies the policy; the service's trigger would only
       // repeat it.
       ServiceContext ctx = (*app)->context();
-      ctx.on_log_policy_input_changed = nullptr;
+      ctx.log_sync = nullptr;
       auto set = SetRetention(ctx, set_challenge, set_days, set_reason, "cli");
       if (!set.ok()) return Fail(set.status());
       auto outcome = (*app)->log_sync().ReconcileChallenge(set_challenge, ctx.clock->Now());

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "jobs/notices.h"
+#include "service/log_retention_sync.h"
 #include "service/sweep.h"
 #include "service/views.h"
 
@@ -126,8 +127,8 @@ Result<json> RunJob(const JobEnvironment& env, std::string_view name, TimePoint 
   } else if (name == kNotificationsJob) {
     result = RunNotifications(env, now);
   } else if (name == kReconcileLogsJob) {
-    if (env.reconcile_log_retention) {
-      result = env.reconcile_log_retention(now);
+    if (env.log_sync != nullptr) {
+      result = env.log_sync->ReconcileAll(now);
     } else {
       result = json{{"processed", 0},
                     {"deleted", 0},

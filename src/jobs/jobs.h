@@ -25,6 +25,8 @@
 
 namespace retention {
 
+class LogRetentionSync;  // service/log_retention_sync.h
+
 inline constexpr std::string_view kCleanupJob = "cleanup_expired_submission_artifacts";
 inline constexpr std::string_view kNotificationsJob =
     "weekly_retention_notifications_and_consent_log";
@@ -53,9 +55,9 @@ struct JobEnvironment {
   // The cron of every job, by job name (UTC). A job without an entry is never scheduled; the
   // notifications job needs its own cron and the cleanup cron to plan notices.
   std::map<std::string, CronSchedule, std::less<>> schedule;
-  // R8 for every challenge, set by the log-retention work. When empty the job succeeds with
-  // {"skipped": "no log backend"}.
-  std::function<Result<nlohmann::json>(TimePoint now)> reconcile_log_retention;
+  // R8 for every challenge: the reconcile_log_retention job runs its ReconcileAll(). Not owned.
+  // nullptr: the job succeeds with {"skipped": "no log backend"}.
+  LogRetentionSync* log_sync = nullptr;
   // Called between batches of long jobs (the sweep) from the job's thread, possibly while the
   // database lease is held: it must not lock the Database. May be empty.
   std::function<void()> progress;

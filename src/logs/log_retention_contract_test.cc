@@ -3,9 +3,10 @@
 // CloudWatch server (testing/fake_cloudwatch.h, which checks every SigV4 signature). Describe of a
 // missing group, set/describe/remove (removing twice is fine), the error codes for bad days and bad
 // names (nothing written), what a missing group does (the local store creates it, CloudWatch says
-// NotFound), listing by prefix in name order, and a URL without credentials. What only one
-// backend shows (ingest and enforce, signing, paging, retries) stays in its own test. A new
-// adapter plugs in with one entry in kLogBackends.
+// NotFound), listing by prefix in name order, and a URL without credentials. Ingest, read and
+// enforce are the LogStore contract (log_store_contract_test.cc); what only one backend shows
+// (signing, paging, retries) stays in its own test. A new adapter plugs in with one entry in
+// kLogBackends.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

@@ -11,6 +11,7 @@
 #include "domain/retention_rules.h"
 #include "notify/mail.h"
 #include "service/audit_log.h"
+#include "service/log_retention_sync.h"
 #include "service/service.h"
 
 namespace retention {
@@ -537,7 +538,7 @@ Result<ImportReport> ImportData(const ServiceContext& ctx, std::istream& in) {
     challenges = importer.imported_challenges_;
   }
   for (auto id : challenges) {
-    if (ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(id);
+    if (ctx.log_sync != nullptr) ctx.log_sync->Trigger(id);
   }
   return report;
 }
@@ -556,7 +557,7 @@ Status InImporter(const ServiceContext& ctx, std::optional<std::int64_t> challen
       RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, *challenge).status());
     RETURN_IF_ERROR(tx.Commit());
   }
-  if (challenge && ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(*challenge);
+  if (challenge && ctx.log_sync != nullptr) ctx.log_sync->Trigger(*challenge);
   return Status::Ok();
 }
 

@@ -7,6 +7,7 @@
 #include "notify/mail.h"
 #include "notify/outbox.h"
 #include "service/audit_log.h"
+#include "service/log_retention_sync.h"
 
 namespace retention {
 
@@ -104,7 +105,7 @@ Result<std::pair<ChallengeRow, User>> CheckHost(SqlConnection& conn, std::int64_
 }
 
 void NotifyPolicyInput(const ServiceContext& ctx, std::int64_t challenge_id) {
-  if (ctx.on_log_policy_input_changed) ctx.on_log_policy_input_changed(challenge_id);
+  if (ctx.log_sync != nullptr) ctx.log_sync->Trigger(challenge_id);
 }
 
 Status AppendEvent(SqlConnection& conn, const char* ledger, std::optional<std::int64_t> challenge,

@@ -25,6 +25,8 @@
 
 namespace retention {
 
+class LogRetentionSync;  // service/log_retention_sync.h
+
 struct RetentionSettings {
   int default_days = 30;
   int notice_days = 14;
@@ -42,9 +44,10 @@ struct ServiceContext {
   ArtifactStore* artifacts = nullptr;
   const Clock* clock = nullptr;
   RetentionSettings settings;
-  // Called (after commit) when an input of a challenge's log retention policy changed (R8
-  // triggers). May be empty.
-  std::function<void(std::int64_t challenge_id)> on_log_policy_input_changed;
+  // R8: told (LogRetentionSync::Trigger, after commit) when an input of a challenge's log
+  // retention policy changed. Not owned; nullptr: no trigger (a caller that reconciles itself,
+  // or a test loading data).
+  LogRetentionSync* log_sync = nullptr;
 };
 
 struct User {

@@ -5,9 +5,11 @@ enforcement."""
 import json
 import os
 import subprocess
+import time
 import unittest
 import urllib.request
 
+from api_helpers import Server
 from helpers import DataSet, Workspace, days_before
 
 FAKE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_cloudwatch.py")
@@ -114,7 +116,7 @@ class CloudWatchTests(unittest.TestCase):
         result = out.get("result", out)
         self.assertNotEqual(result.get("skipped"), "no log backend",
                             "`jobs run reconcile_log_retention` must use the App's log sync "
-                            "(JobEnvironment.reconcile_log_retention is not wired)")
+                            "(JobEnvironment.log_sync is not wired)")
         return result
 
     # ---- tests ----
@@ -251,6 +253,38 @@ class CloudWatchTests(unittest.TestCase):
         self.assertEqual(result["changed"], 1)
         self.assertEqual(self.fake.groups()[group(1)], 14)
         self.assertEqual(self.state(1), (14, 1, "in_step", None))
+
+
+    def test_serve_refuses_log_lines_and_queues_challenge_events(self):
+        """The platform sends worker lines to CloudWatch itself: serve's log-line routes answer 503
+        without calling the backend, and a challenge event queues the challenge's reconcile on
+        serve's worker, which then applies the policy."""
+        self.load((1, True, 40))
+        self.assertEqual(self.state(1)[2], "pending")
+        self.fake.create(group(1))
+        server = Server(self.ws)
+        self.addCleanup(server.stop)
+        admin = "admin-token-123"
+        n = self.ncalls()
+        lines = "/api/log-groups/%s/lines" % group(1)
+        for method, body in (("POST", {"lines": [{"timestamp": days_before(1), "message": "x"}]}),
+                             ("GET", None)):
+            s, b, _ = server.request(method, lines, body=body, token=admin)
+            self.assertEqual((s, b), (503, {"error": "the local log store is not available in this "
+                                                     "process"}), method)
+        self.assertEqual(self.new_calls(n), [], "the log-line routes do not call CloudWatch")
+
+        s, b, _ = server.request("POST", "/api/challenges/1/events", {"event": "worker_restarted"},
+                                 token=admin)
+        self.assertEqual(s, 202, b)
+        self.assertEqual(b["log_retention"], {"log_group": group(1), "queued": True})
+        deadline = time.monotonic() + 20
+        while self.state(1)[2] != "in_step" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertEqual(self.state(1), (30, 1, "in_step", None))
+        self.assertEqual(self.fake.groups()[group(1)], 30)
+        self.assertEqual([c["operation"] for c in self.writes(self.new_calls(n))],
+                         ["PutRetentionPolicy"])
 
 
 class LocalStoreTests(unittest.TestCase):

@@ -3,6 +3,7 @@
 #include "api/api.h"
 #include "api/route_support.h"
 #include "api/routes/routes.h"
+#include "service/log_retention_sync.h"
 #include "service/sweep.h"
 #include "service/views.h"
 
@@ -92,8 +93,8 @@ HttpResponse SubmissionHold(const RouteEnv& env, Call& c) {
 }
 
 // Body: {"event": "approved" | "worker_restarted" | "task_definition_registered"}. Audited; an
-// approval also marks the challenge approved; the log retention hook (R8) answers with the
-// policy it applied.
+// approval also marks the challenge approved; the log retention sync (R8) answers with the
+// policy it applied (or that it queued the challenge).
 HttpResponse ChallengeEvent(const RouteEnv& env, Call& c) {
   if (auto s = CheckFields(c.body, {"event"}); !s.ok()) return FromStatus(s);
   auto event = OptString(c.body, "event");
@@ -115,8 +116,8 @@ HttpResponse ChallengeEvent(const RouteEnv& env, Call& c) {
     return FromStatus(s);
   }
   json result = {{"challenge_id", id}, {"event", **event}, {"recorded", true}};
-  if (env.hooks->challenge_event) {
-    auto r = env.hooks->challenge_event(id, **event);
+  if (env.ctx->log_sync != nullptr) {
+    auto r = env.ctx->log_sync->ChallengeEvent(id, **event);
     if (!r.ok()) return FromStatus(r.status());
     result["log_retention"] = *r;
   }

@@ -27,28 +27,11 @@
 
 #include "core/status.h"
 #include "core/time.h"
-#include "logs/log_retention.h"
+#include "logs/log_store.h"
 
 namespace retention {
 
-// One log line as the platform sends it.
-struct LogLine {
-  TimePoint timestamp;  // when the event happened (the worker's clock)
-  std::string message;
-
-  friend bool operator==(const LogLine&, const LogLine&) = default;
-};
-
-// What one Enforce() run did.
-struct EnforceReport {
-  int groups_with_policy = 0;      // groups whose policy was applied
-  int segments_removed = 0;        // whole day-segments deleted (every line had expired)
-  int segments_rewritten = 0;      // segments that kept their newer lines
-  std::int64_t lines_removed = 0;  // expired lines, in removed and rewritten segments
-  std::int64_t bytes_freed = 0;    // file bytes released
-};
-
-class LocalLogStore final : public LogRetention {
+class LocalLogStore final : public LogStore {
  public:
   // Opens the store at `url` ("file://DIR"; DIR may be relative, e.g. "file://./var/logs"),
   // creating DIR when missing. InvalidArgument for another scheme or an empty path; Unavailable
@@ -64,31 +47,23 @@ class LocalLogStore final : public LogRetention {
   Status RemovePolicy(const std::string& group) override;
   std::string Url() const override;
 
-  // Appends `lines` to the group's segment for the UTC day of `now` (their ingestion time),
-  // creating the group when missing. InvalidArgument for a bad group name; Unavailable when the
-  // segment cannot be written.
-  Status Ingest(const std::string& group, const std::vector<LogLine>& lines, TimePoint now);
+  // Ingest: appends `lines` to the group's segment for the UTC day of `now` (their ingestion
+  // time), creating the group when missing. Unavailable when the segment cannot be written; a
+  // torn last line is dropped by the next Ingest and never read.
+  Status Ingest(const std::string& group, const std::vector<LogLine>& lines,
+                TimePoint now) override;
 
-  // Lines of `group` whose event timestamp is in [from, to), ordered by timestamp (ties in
-  // ingestion order), at most `limit` of them (the earliest). Segments are read one line at a
-  // time and only the `limit` earliest lines so far are held, so memory is O(limit), not the
-  // size of the group. An empty vector when the group does not exist. Internal when a segment is
-  // corrupt.
+  // Read: segments are read one line at a time and only the `limit` earliest lines so far are
+  // held, so memory is O(limit), not the size of the group. Internal when a segment is corrupt.
   Result<std::vector<LogLine>> Read(const std::string& group, TimePoint from, TimePoint to,
-                                    std::size_t limit);
+                                    std::size_t limit) override;
 
-  // Applies every group's policy at `now`: a line expires when its ingestion time + days <= now.
-  // A segment whose lines have all expired (its day's end + days <= now) is deleted; one with
-  // some expired lines is rewritten without them. Groups without a policy lose nothing. Stops at
-  // the first I/O error and returns it (Unavailable, or Internal for a corrupt file); work done
-  // before stays done, and a later run finishes it.
-  Result<EnforceReport> Enforce(TimePoint now);
-
-  // Applies one group's policy at `now`, as Enforce() does for every group, reading the policy
-  // as it is stored at this moment (so a RemovePolicy made just before protects the lines). A
-  // group that does not exist or has no policy loses nothing (groups_with_policy 0).
-  // InvalidArgument for a bad group name; otherwise fails as Enforce() does.
-  Result<EnforceReport> EnforceGroup(const std::string& group, TimePoint now);
+  // Enforce: a segment whose lines have all expired (its day's end + days <= now) is deleted;
+  // one with some expired lines is rewritten without them. Unavailable for an I/O error,
+  // Internal for a corrupt file.
+  Result<EnforceReport> Enforce(TimePoint now) override;
+  // EnforceGroup: as Enforce() for one group.
+  Result<EnforceReport> EnforceGroup(const std::string& group, TimePoint now) override;
 
  private:
   explicit LocalLogStore(std::filesystem::path dir, std::string url);

@@ -1,4 +1,4 @@
-#include "logs/sync/log_retention_sync.h"
+#include "service/log_retention_sync.h"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "logs/local/local_log_store.h"
 #include "service/audit_log.h"
 #include "testing/database.h"
 #include "testing/test_support.h"
@@ -218,7 +219,10 @@ class LogRetentionSyncTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(false); }
 
-  void Open(bool creates_groups, LocalLogStore* local = nullptr, LogRetention* backend = nullptr) {
+  // A fresh database and sync over `backend` (default: the counting fake) with `store` as its
+  // log store (nullptr: a backend that keeps no lines). Triggers are unwired until WireTriggers().
+  void Open(bool creates_groups, LogStore* store = nullptr, LogRetention* backend = nullptr) {
+    ctx_.log_sync = nullptr;
     sync_.reset();
     imported_ = false;
     db_ = testing::MigratedDatabase();
@@ -230,7 +234,7 @@ class LogRetentionSyncTest : public ::testing::Test {
     ctx_.settings.environment = "test";
     LogRetentionSyncOptions o;
     o.backend_creates_groups = creates_groups;
-    o.local_store = local;
+    o.log_store = store;
     o.on_trigger_error = [this](const Status& s) { trigger_errors_.push_back(s.ToString()); };
     sync_ = std::make_unique<LogRetentionSync>(&ctx_, backend ? backend : fake_.get(), o);
   }
@@ -238,7 +242,7 @@ class LogRetentionSyncTest : public ::testing::Test {
   // Imports `challenges` (with the users and the team the first time).
   void Import(const json& challenges) {
     ServiceContext quiet = ctx_;  // no triggers while loading
-    quiet.on_log_policy_input_changed = nullptr;
+    quiet.log_sync = nullptr;
     json data = {{"challenges", challenges}};
     if (!imported_) {
       data["users"] = Users();
@@ -249,9 +253,7 @@ class LogRetentionSyncTest : public ::testing::Test {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
   }
 
-  void WireTriggers() {
-    ctx_.on_log_policy_input_changed = [this](std::int64_t id) { sync_->Trigger(id); };
-  }
+  void WireTriggers() { ctx_.log_sync = sync_.get(); }
 
   LogReconcileOutcome Reconcile(std::int64_t id) {
     auto o = sync_->ReconcileChallenge(id, clock_.Now());
@@ -635,11 +637,16 @@ TEST_F(LogRetentionSyncTest, IngestHookValidatesLines) {
   auto range = sync_->ReadLogLines(Group(1), "2026-01-06T00:00:00Z", "", 10);
   ASSERT_TRUE(range.ok());
   EXPECT_EQ((*range)["count"], 0);
-  // Without the local store the hooks refuse.
+  EXPECT_TRUE(sync_->keeps_lines());
+  // Without a log store (CloudWatch) both refuse, and the API answers 503 before calling them.
   Open(false);
+  EXPECT_FALSE(sync_->keeps_lines());
   auto refused = sync_->IngestLogLines(Group(1), json::array());
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  auto unread = sync_->ReadLogLines(Group(1), "", "", 10);
+  ASSERT_FALSE(unread.ok());
+  EXPECT_EQ(unread.status().code(), StatusCode::kFailedPrecondition);
 }
 
 // Issue 8 defect 9: a withdrawal committed while the daily reconcile runs (after it started, before
@@ -667,7 +674,7 @@ TEST_F(LogRetentionSyncTest, Issue8Defect9WithdrawalDuringTheDailyReconcileKeeps
     // The withdrawal's own trigger would wait for the reconcile; it is not wired here, as in
     // another process whose trigger has not arrived yet.
     ServiceContext quiet = ctx_;
-    quiet.on_log_policy_input_changed = nullptr;
+    quiet.log_sync = nullptr;
     backend.OnFirstSetPolicy(Group(1), [&quiet, withdrawn] {
       ASSERT_TRUE(WithdrawConsent(quiet, withdrawn, "alice", std::nullopt).ok());
     });

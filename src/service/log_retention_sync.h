@@ -11,10 +11,15 @@
 //     CLI command applies the policy before it exits; after StartWorker() it only queues the
 //     challenge (deduplicated) for a background thread, so no request waits for the backend;
 //   - ReconcileAll(): the daily reconcile_log_retention job, which lists the groups once by
-//     prefix, writes only where they differ and, for the local store, enforces its policies.
+//     prefix, writes only where they differ and, when the backend is a log store
+//     (logs/log_store.h), enforces its policies.
+// and, for the HTTP API, ChallengeEvent() (a platform event that triggers R8) and
+// IngestLogLines() / ReadLogLines() (the lines a log store keeps).
 //
-// A CloudWatch log group that does not exist yet is recorded as 'pending' (nothing is written)
-// and picked up by the next reconcile; the local store creates groups on first use.
+// A use case of the service layer: it names ports only (LogRetention, LogStore, the Database);
+// app/ opens the adapter and hands it in. A CloudWatch log group that does not exist yet is
+// recorded as 'pending' (nothing is written) and picked up by the next reconcile; the local store
+// creates groups on first use.
 //
 // Thread-safe: triggers may come from any thread; reconciles are serialised by one mutex and
 // never hold the database lease while they call the backend.
@@ -34,8 +39,8 @@
 #include "core/status.h"
 #include "core/time.h"
 #include "domain/log_policy.h"
-#include "logs/local/local_log_store.h"
 #include "logs/log_retention.h"
+#include "logs/log_store.h"
 #include "service/service.h"
 
 namespace retention {
@@ -44,9 +49,11 @@ struct LogRetentionSyncOptions {
   // True when the backend creates a log group on first use (the local store): a missing group is
   // then written to at once. False (CloudWatch): a missing group is recorded as pending.
   bool backend_creates_groups = false;
-  // The local log store when it is the backend (not owned); ReconcileAll() then runs its
-  // Enforce(), and the log-line hooks use it. nullptr for CloudWatch.
-  LocalLogStore* local_store = nullptr;
+  // The backend as a log store when it keeps the lines itself (not owned; the same object as the
+  // backend, or one forwarding to it); ReconcileAll() then enforces its groups, and
+  // IngestLogLines() / ReadLogLines() use it. nullptr when the backend only takes policies
+  // (CloudWatch).
+  LogStore* log_store = nullptr;
   // Called with a trigger's failure (database or backend), which the trigger itself swallows: a
   // trigger never fails the operation that caused it. May be empty. Called from the triggering
   // thread (inline) or the worker thread.
@@ -89,20 +96,20 @@ class LogRetentionSync {
   // "pending". Returns NotFound for an unknown challenge, or the database's error.
   Result<LogReconcileOutcome> ReconcileChallenge(std::int64_t challenge_id, TimePoint now);
 
-  // The reconcile_log_retention job (fits JobEnvironment::reconcile_log_retention): desired
+  // The reconcile_log_retention job (jobs/ calls it through JobEnvironment::log_sync): desired
   // versus applied for every challenge, with one List() of the groups by prefix "challenge-pk-";
   // writes only where they differ. Each challenge's state is read right before its group is
-  // written, and, for the local store, its group is enforced right after, with the state read
+  // written, and, with a log store, its group is enforced right after, with the state read
   // again: when the desired policy moved in between (a withdrawal committed meanwhile), the new
   // one is applied first, and a group is enforced only under a policy the database still wants
-  // (never when its reconcile failed). Local groups of no challenge of this environment are
-  // enforced by their stored policy. Returns
+  // (never when its reconcile failed). The log store's groups of no challenge of this environment
+  // are enforced by their stored policy. Returns
   //   {"processed", "checked", "changed", "in_step", "pending", "failed", "deleted",
   //    "changes": [{"challenge_id", "log_group", "from_days", "to_days"}],
   //    "errors": [{"challenge_id", "log_group", "error"}],
   //    "enforcement": {"groups_with_policy", "segments_removed", "segments_rewritten",
-  //                    "lines_removed", "bytes_freed"} (local store only)}
-  // ("failed" counts the challenges whose backend call failed; "deleted" the log lines the local
+  //                    "lines_removed", "bytes_freed"} (with a log store only)}
+  // ("failed" counts the challenges whose backend call failed; "deleted" the log lines the log
   // store removed). Returns the backend's error when the listing fails (nothing written), or the
   // database's error; a group whose enforcement failed is reported in "errors" and "failed" and
   // the others are still enforced.
@@ -113,6 +120,10 @@ class LogRetentionSync {
   // Never fails; a failure goes to options.on_trigger_error.
   void Trigger(std::int64_t challenge_id);
 
+  // True when the backend keeps the lines (options.log_store is set), so that IngestLogLines()
+  // and ReadLogLines() can succeed.
+  bool keeps_lines() const { return options_.log_store != nullptr; }
+
   // Starts the background worker; later triggers are queued. Idempotent.
   void StartWorker();
   // Lets the worker finish every queued challenge, then stops it; later triggers run inline.
@@ -120,19 +131,22 @@ class LogRetentionSync {
   // Blocks until no challenge is queued or being reconciled by the worker.
   void WaitIdle();
 
-  // ---- functions for the HTTP API's hooks (api/api.h ApiHooks) ----
+  // ---- functions for the HTTP API (api/routes/admin_routes.cc, logs_routes.cc) ----
 
-  // challenge_event: `event` is approved, worker_restarted or task_definition_registered
-  // (InvalidArgument otherwise; NotFound for an unknown challenge). Triggers the challenge and
-  // returns {"log_group", "queued": true} with a worker, or the outcome JSON inline.
+  // POST /api/challenges/{pk}/events: `event` is approved, worker_restarted or
+  // task_definition_registered (InvalidArgument otherwise; NotFound for an unknown challenge).
+  // Triggers the challenge and returns {"log_group", "queued": true} with a worker, or the outcome
+  // JSON inline.
   Result<nlohmann::json> ChallengeEvent(std::int64_t challenge_id, const std::string& event);
-  // ingest_log_lines: `lines` is an array of {"timestamp": RFC 3339, "message": string}, stored
-  // in the local store at the clock's now. Returns {"log_group", "ingested"}. InvalidArgument
-  // naming the bad line or group; FailedPrecondition when the backend is not the local store.
+  // POST /api/log-groups/{name}/lines: `lines` is an array of {"timestamp": RFC 3339, "message":
+  // string}, stored in the log store at the clock's now. Returns {"log_group", "ingested"}.
+  // InvalidArgument naming the bad line or group; FailedPrecondition when the backend keeps no
+  // lines.
   Result<nlohmann::json> IngestLogLines(const std::string& group, const nlohmann::json& lines);
-  // read_log_lines: lines with timestamp in [from, to) (RFC 3339; empty = unbounded), at most
-  // `limit` (1..100000). Returns {"log_group", "lines": [{"timestamp", "message"}], "count"}.
-  // InvalidArgument for a bad time, limit or group; FailedPrecondition without the local store.
+  // GET /api/log-groups/{name}/lines: lines with timestamp in [from, to) (RFC 3339; empty =
+  // unbounded), at most `limit` (1..100000). Returns {"log_group", "lines": [{"timestamp",
+  // "message"}], "count"}. InvalidArgument for a bad time, limit or group; FailedPrecondition when
+  // the backend keeps no lines.
   Result<nlohmann::json> ReadLogLines(const std::string& group, const std::string& from,
                                       const std::string& to, int limit);
 

@@ -1,4 +1,4 @@
-#include "logs/sync/log_retention_sync.h"
+#include "service/log_retention_sync.h"
 
 #include <map>
 #include <utility>
@@ -248,7 +248,7 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   EnforceReport enforced;
   std::set<std::string> challenge_groups;  // enforced (or left alone) with their challenge
   auto enforce = [&](const std::string& group, std::optional<std::int64_t> challenge_id) {
-    auto one = options_.local_store->EnforceGroup(group, now);
+    auto one = options_.log_store->EnforceGroup(group, now);
     if (!one.ok()) {
       ++failed;
       errors.push_back(
@@ -290,7 +290,7 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
       }
       const bool applied = o.state == "in_step";
       last = std::move(o);
-      if (options_.local_store == nullptr || !applied) break;
+      if (options_.log_store == nullptr || !applied) break;
       // Enforce with the state as of enforcement: when the desired policy moved since it was
       // applied (consent withdrawn, override changed), apply the new one first, so that no line
       // is purged under a policy the database no longer wants.
@@ -318,9 +318,9 @@ Result<json> LogRetentionSync::ReconcileAll(TimePoint now) {
   }
   json result{{"processed", processed}, {"checked", processed}, {"changed", changed},
               {"in_step", in_step},     {"pending", pending},   {"changes", changes}};
-  if (options_.local_store != nullptr) {
+  if (options_.log_store != nullptr) {
     // Groups that belong to no challenge of this environment keep their stored policy.
-    auto all = options_.local_store->List("");
+    auto all = options_.log_store->List("");
     if (all.ok()) {
       for (const auto& g : *all) {
         if (!challenge_groups.contains(g.name)) enforce(g.name, std::nullopt);
@@ -443,7 +443,7 @@ Result<json> LogRetentionSync::ChallengeEvent(std::int64_t challenge_id, const s
 }
 
 Result<json> LogRetentionSync::IngestLogLines(const std::string& group, const json& lines) {
-  if (options_.local_store == nullptr) {
+  if (options_.log_store == nullptr) {
     return FailedPrecondition("log lines go to " + backend_->Url() +
                               " directly; only the local log store ingests them");
   }
@@ -477,13 +477,13 @@ Result<json> LogRetentionSync::IngestLogLines(const std::string& group, const js
     auto conn = ctx_->db->Lock();
     RETURN_IF_ERROR(RecordLogGroupOrigin(*conn, group, now).WithContext("log group " + group));
   }
-  RETURN_IF_ERROR(options_.local_store->Ingest(group, parsed, now));
+  RETURN_IF_ERROR(options_.log_store->Ingest(group, parsed, now));
   return json{{"log_group", group}, {"ingested", static_cast<std::int64_t>(parsed.size())}};
 }
 
 Result<json> LogRetentionSync::ReadLogLines(const std::string& group, const std::string& from,
                                             const std::string& to, int limit) {
-  if (options_.local_store == nullptr) {
+  if (options_.log_store == nullptr) {
     return FailedPrecondition("log lines are kept by " + backend_->Url() +
                               "; only the local log store serves them");
   }
@@ -504,7 +504,7 @@ Result<json> LogRetentionSync::ReadLogLines(const std::string& group, const std:
     end = *t;
   }
   ASSIGN_OR_RETURN(auto lines,
-                   options_.local_store->Read(group, begin, end, static_cast<std::size_t>(limit)));
+                   options_.log_store->Read(group, begin, end, static_cast<std::size_t>(limit)));
   json out = json::array();
   for (const auto& l : lines) {
     out.push_back({{"timestamp", FormatTime(l.timestamp)}, {"message", l.message}});
