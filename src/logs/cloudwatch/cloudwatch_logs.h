@@ -14,11 +14,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "aws/aws_credentials.h"
+#include "aws/aws_http_client.h"
 #include "core/status.h"
 #include "logs/log_retention.h"
 
@@ -27,13 +28,6 @@ namespace retention {
 namespace cloudwatch_internal {
 class RateLimiter;
 }  // namespace cloudwatch_internal
-
-// AWS credentials. The session token is optional (sent as X-Amz-Security-Token when set).
-struct AwsCredentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;
-};
 
 struct CloudWatchOptions {
   // Credentials to sign with; when unset, read from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
@@ -80,27 +74,21 @@ class CloudWatchLogs final : public LogRetention {
   CloudWatchLogs(std::string url, std::string region, std::string endpoint,
                  AwsCredentials credentials, CloudWatchOptions options);
 
-  struct HttpResponse;
   // One signed POST; Unavailable (with `retryable`) when no HTTP answer came back.
-  Result<HttpResponse> Post(const std::string& operation, const std::string& body, bool* retryable);
+  Result<AwsHttpResponse> Post(const std::string& operation, const std::string& body,
+                               bool* retryable);
   // One operation with rate limiting and retries; returns the JSON answer's text.
   Result<std::string> Call(const std::string& operation, const std::string& body);
   // One DescribeLogGroups page: groups into `out`, the next token (empty at the end).
   Result<std::string> DescribePage(const std::string& prefix, const std::string& token,
                                    std::vector<LogGroupInfo>* out);
 
-  void* TakeHandle();
-  void ReturnHandle(void* handle);
-
   const std::string url_;
   const std::string region_;
   const std::string endpoint_;  // without a trailing '/'
-  const AwsCredentials credentials_;
   const CloudWatchOptions options_;
   const std::shared_ptr<cloudwatch_internal::RateLimiter> limiter_;
-
-  std::mutex handles_mu_;
-  std::vector<void*> handles_;  // idle CURL* handles, kept for connection reuse
+  AwsHttpClient http_;
 };
 
 }  // namespace retention
