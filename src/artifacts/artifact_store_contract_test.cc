@@ -2,8 +2,10 @@
 // kArtifactBackends: put, size and replace; idempotent delete (a missing key counts as deleted);
 // DeleteMany answering per key, in order, with Delete's meanings; invalid keys refused by every
 // operation without a change; writing one key never touching another. What only one backend
-// shows (pruned folders, symbolic links, permissions) stays in its own test. A new adapter (S3)
-// plugs in with one entry in kArtifactBackends.
+// shows (pruned folders, symbolic links, permissions) stays in its own test: S3 has no symbolic
+// links, so the link contract is the local store's alone (local_artifact_store_test.cc). An
+// adapter plugs in with one entry in kArtifactBackends; S3's runs on s3rver
+// (testing/s3_server.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "artifacts/artifact_store.h"
 #include "artifacts/local/local_artifact_store.h"
 #include "testing/contract.h"
+#include "testing/s3_server.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -33,6 +36,7 @@ const ArtifactBackend kArtifactBackends[] = {
        ASSIGN_OR_RETURN(auto store, LocalArtifactStore::Open(scratch / "artifacts"));
        return std::unique_ptr<ArtifactStore>(std::move(store));
      }},
+    {"s3", testing::OpenS3TestStore},
 };
 
 const char* const kBadKeys[] = {"", "/etc/passwd", "a/../b", "../x", "a//b", "./a", "a\\b", "a/."};
