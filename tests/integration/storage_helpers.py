@@ -70,7 +70,13 @@ class S3Objects:
         self._control("/_s3/faults",
                       {"fail_keys": {self.prefix + "/" + k: code for k in keys}})
 
+    def calls(self):
+        """s3_server.py's record of signed requests since the last reset (every workspace's)."""
+        with urllib.request.urlopen(self.endpoint + "/_s3/calls", timeout=10) as answer:
+            return json.loads(answer.read())["calls"]
+
     def clear_faults(self):
+        """Forgets the faults and the request record."""
         self._control("/_s3/reset", {})
 
     def _control(self, path, body):

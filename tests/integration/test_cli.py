@@ -873,6 +873,44 @@ class ConfigErrorTests(WorkspaceTest):
             self.assertIn(part, r.stderr)
 
 
+class ImportSizeTests(WorkspaceTest):
+    """Issue 11 item 2: an artifact's size may be left out of an import; it is read from the
+    store, on S3 with ListObjectsV2 (one request per 1000 objects), never one HEAD per file."""
+
+    def phase_without_sizes(self):
+        d = self.data
+        p = d.phase(d.challenge(1), end_days_ago=40, submissions=3, artifacts=2, size=1000)
+        for s in p["submissions"][1:]:
+            for a in s["artifacts"]:
+                del a["size"]
+        return p
+
+    def test_sizes_left_out_are_read_from_the_store(self):
+        self.phase_without_sizes()
+        if is_s3():
+            self.ws.storage.clear_faults()
+        self.data.load()
+        if is_s3():
+            calls = self.ws.storage.calls()
+            self.assertEqual([c["method"] for c in calls], ["GET"], calls)
+            self.assertIn("list-type=2", calls[0]["query"])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*), SUM(size_bytes) FROM artifacts"),
+                         [(6, 6000)])
+        plan = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual(plan["totals"]["bytes"], 6000)
+
+    def test_a_left_out_size_of_a_missing_object_refuses_the_import(self):
+        p = self.phase_without_sizes()
+        gone = p["submissions"][2]["artifacts"][1]["key"]
+        self.ws.remove_artifact(gone)
+        r = self.ws.run("import", self.ws.write("import.json", self.data.data()))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("$.challenges[0].phases[0].submissions[2].artifacts[1].size", r.stderr)
+        self.assertIn("'%s' is not in the store" % gone, r.stderr)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions"), [(0,)])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts"), [(0,)])
+
+
 class StorageUrlTests(WorkspaceTest):
     """A malformed s3:// storage URL or missing AWS keys: exit 2, one line naming what is wrong,
     and nothing changes."""

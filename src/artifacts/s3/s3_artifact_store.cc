@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <thread>
@@ -81,6 +82,10 @@ bool XmlCannotCarry(std::string_view key) {
   }
   return false;
 }
+
+// A string just below `key` in S3's (byte) order: `key` without its last byte. The few objects
+// between the two are listed too and ignored.
+std::string JustBelow(const std::string& key) { return key.substr(0, key.size() - 1); }
 
 }  // namespace
 
@@ -232,6 +237,60 @@ Result<std::optional<std::int64_t>> S3ArtifactStore::Size(const std::string& key
     return Internal(context + ": answer has no valid Content-Length ('" + length + "')");
   }
   return std::optional<std::int64_t>(size);
+}
+
+std::vector<Result<std::optional<std::int64_t>>> S3ArtifactStore::SizeMany(
+    const std::vector<std::string>& keys) {
+  using SizeResult = Result<std::optional<std::int64_t>>;
+  std::vector<SizeResult> out(keys.size(), SizeResult(std::optional<std::int64_t>()));
+  // Each valid key's object key, in S3's order, with the positions that asked for it.
+  std::map<std::string, std::vector<std::size_t>> wanted;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (Status valid = ValidateArtifactKey(keys[i]); !valid.ok()) {
+      out[i] = valid;
+    } else {
+      wanted[ObjectKey(keys[i])].push_back(i);
+    }
+  }
+  const std::string list_prefix = prefix_.empty() ? "" : prefix_ + "/";
+  const std::string context = "s3 list s3://" + bucket_ + "/" + list_prefix;
+  auto next = wanted.begin();  // the first key not answered yet
+  std::string start_after;     // every object up to here has been listed
+  while (next != wanted.end()) {
+    start_after = std::max(start_after, JustBelow(next->first));
+    // The canonical query: parameters sorted by name, values encoded (libcurl signs it as is).
+    std::string url = endpoint_ + "/" + bucket_ +
+                      "?list-type=2&max-keys=1000&prefix=" + AwsUriEncode(list_prefix, false);
+    if (!start_after.empty()) url += "&start-after=" + AwsUriEncode(start_after, false);
+    Result<s3_internal::ListPage> page = Internal("not listed");
+    auto response = Execute({"GET", url, {}, {}});
+    if (!response.ok()) {
+      page = response.status();
+    } else if (response->status != 200) {
+      page = StatusForAnswer(*response);
+    } else {
+      page = s3_internal::ParseListPage(response->body);
+    }
+    if (!page.ok()) {
+      for (; next != wanted.end(); ++next) {
+        for (const std::size_t i : next->second) {
+          out[i] = page.status().WithContext(context + " (size of " + Location(keys[i]) + ")");
+        }
+      }
+      break;
+    }
+    for (const s3_internal::ListedObject& object : page->objects) {
+      // Keys the listing went past without naming are missing (their entries stay nullopt).
+      while (next != wanted.end() && next->first < object.key) ++next;
+      if (next != wanted.end() && next->first == object.key) {
+        for (const std::size_t i : next->second) out[i] = std::optional<std::int64_t>(object.size);
+        ++next;
+      }
+    }
+    if (!page->truncated || page->objects.empty()) break;  // the rest is not in the bucket
+    start_after = page->objects.back().key;
+  }
+  return out;
 }
 
 Status S3ArtifactStore::Put(const std::string& key, std::string_view bytes) {

@@ -65,6 +65,13 @@ class S3ArtifactStore final : public ArtifactStore {
   std::vector<Status> DeleteMany(const std::vector<std::string>& keys) override;
   // HeadObject: Content-Length, or nullopt for 404.
   Result<std::optional<std::int64_t>> Size(const std::string& key) override;
+  // ListObjectsV2 over the keys in sorted order, up to 1000 objects per request, starting just
+  // below the next key still unanswered (so a run of neighbouring keys costs one request per
+  // 1000 and no HEAD). A key that the listing passes without naming is nullopt; a failed
+  // request fails every key it would have answered (and the rest); InvalidArgument for an
+  // invalid key.
+  std::vector<Result<std::optional<std::int64_t>>> SizeMany(
+      const std::vector<std::string>& keys) override;
   // PutObject (S3 writes objects atomically).
   Status Put(const std::string& key, std::string_view bytes) override;
   // "s3://BUCKET/PREFIX/KEY".

@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "artifacts/s3/s3_xml.h"
@@ -45,6 +47,21 @@ class S3ArtifactStoreTest : public ::testing::Test {
       if (call["method"] == method) out.push_back(call);
     }
     return out;
+  }
+  // Puts `objects` from a few threads (the store is thread-safe; one at a time is slow).
+  void PutAll(const std::vector<std::pair<std::string, std::string>>& objects) {
+    std::atomic<std::size_t> next{0};
+    std::atomic<int> failed{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t) {
+      threads.emplace_back([&] {
+        for (std::size_t i = next++; i < objects.size(); i = next++) {
+          if (!store_->Put(objects[i].first, objects[i].second).ok()) ++failed;
+        }
+      });
+    }
+    for (std::thread& t : threads) t.join();
+    ASSERT_EQ(failed.load(), 0);
   }
   std::int64_t SizeOf(const std::string& key) {
     auto size = store_->Size(key);
@@ -99,19 +116,38 @@ TEST_F(S3ArtifactStoreTest, SendsAndSignsTheSessionToken) {
   EXPECT_EQ(size->value_or(-1), 2);
 }
 
-TEST_F(S3ArtifactStoreTest, DeleteManyOf2500KeysTakesThreeDeleteObjectsRequests) {
+TEST_F(S3ArtifactStoreTest, SizesAndDeletesOf2500KeysTakeThreeRequestsEach) {
   std::vector<std::string> keys;
   for (int i = 0; i < 2500; ++i) {
     keys.push_back("s/" + std::to_string(i / 50) + "/" + std::to_string(i));
   }
-  // Half of the keys exist; a missing key counts as deleted. A kept object in every folder: a
-  // DeleteObjects that empties a prefix makes s3rver answer 500 after deleting (its quirk, which
-  // RetriesSlowDownAndTheFiveHundredOfADeleteThatDeleted covers), and each batch would then be
-  // sent twice.
-  for (std::size_t i = 0; i < keys.size(); i += 2) ASSERT_TRUE(store_->Put(keys[i], "x").ok());
+  // A kept object in every folder: a DeleteObjects that empties a prefix makes s3rver answer
+  // 500 after deleting (its quirk, which RetriesSlowDownAndTheFiveHundredOfADeleteThatDeleted
+  // covers), and each batch would then be sent twice.
+  std::vector<std::pair<std::string, std::string>> objects;
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    objects.emplace_back(keys[i], std::string(i % 7, 'x'));
   for (int folder = 0; folder < 50; ++folder) {
-    ASSERT_TRUE(store_->Put("s/" + std::to_string(folder) + "/keep", "k").ok());
+    objects.emplace_back("s/" + std::to_string(folder) + "/keep", "k");
   }
+  PutAll(objects);
+  std::vector<std::string> asked = keys;
+  asked.insert(asked.begin() + 1200, "s/24/never");  // missing, among present keys
+  server_.Reset();
+  const auto sizes = store_->SizeMany(asked);
+  ASSERT_EQ(sizes.size(), asked.size());
+  for (std::size_t i = 0; i < asked.size(); ++i) {
+    ASSERT_TRUE(sizes[i].ok()) << asked[i] << ": " << sizes[i].status().ToString();
+    const std::size_t n = i < 1200 ? i : i - 1;
+    EXPECT_EQ(sizes[i]->value_or(-1), i == 1200 ? -1 : static_cast<std::int64_t>(n % 7))
+        << asked[i];
+  }
+  // 2,550 objects under the prefix, 1000 per page: three ListObjectsV2, no HeadObject.
+  const std::vector<json> lists = CallsOf("GET");
+  ASSERT_EQ(lists.size(), 3U);
+  EXPECT_THAT(lists[0]["query"].get<std::string>(), HasSubstr("list-type=2&max-keys=1000"));
+  EXPECT_EQ(server_.Calls().size(), 3U) << "no request but the three listings";
+
   server_.Reset();
   const std::vector<Status> got = store_->DeleteMany(keys);
   ASSERT_EQ(got.size(), keys.size());
@@ -126,6 +162,27 @@ TEST_F(S3ArtifactStoreTest, DeleteManyOf2500KeysTakesThreeDeleteObjectsRequests)
   EXPECT_EQ(SizeOf(keys[0]), -1);
   EXPECT_EQ(SizeOf(keys[2498]), -1);
   EXPECT_EQ(SizeOf("s/49/keep"), 1);
+}
+
+TEST_F(S3ArtifactStoreTest, SizeManyJumpsOverObjectsNobodyAskedFor) {
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(store_->Put("a/" + std::to_string(100 + i), "x").ok());
+  ASSERT_TRUE(store_->Put("b/1", "yy").ok());
+  server_.Reset();
+  const auto sizes = store_->SizeMany({"b/1", "a/105"});
+  ASSERT_EQ(sizes.size(), 2U);
+  ASSERT_TRUE(sizes[0].ok() && sizes[1].ok());
+  EXPECT_EQ(sizes[0]->value_or(-1), 2);
+  EXPECT_EQ(sizes[1]->value_or(-1), 1);
+  const std::vector<json> lists = CallsOf("GET");
+  ASSERT_EQ(lists.size(), 1U);
+  EXPECT_THAT(lists[0]["query"].get<std::string>(),
+              HasSubstr("start-after=" + prefix_ + "%2Fa%2F10"))
+      << "the listing starts just below the first key asked for";
+  server_.Faults({{"answer", {{{"status", 403}, {"code", "AccessDenied"}, {"count", 1}}}}});
+  const auto denied = store_->SizeMany({"a/100", "../x"});
+  EXPECT_EQ(denied[0].status().code(), StatusCode::kPermissionDenied)
+      << denied[0].status().ToString();
+  EXPECT_EQ(denied[1].status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(S3ArtifactStoreTest, AKeyTheServerFailsKeepsItsErrorAndIsDeletedNextTime) {
