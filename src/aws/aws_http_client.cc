@@ -70,6 +70,16 @@ size_t KeepHeader(char* data, size_t size, size_t count, void* user) {
 
 }  // namespace
 
+Status ValidateAwsClientOptions(const AwsClientOptions& options, const std::string& who) {
+  if (options.max_attempts < 1) {
+    return InvalidArgument(who + ": max_attempts must be >= 1");
+  }
+  if (options.base_delay.count() < 0 || options.max_delay < options.base_delay) {
+    return InvalidArgument(who + ": need 0 <= base_delay <= max_delay");
+  }
+  return Status::Ok();
+}
+
 std::string AwsHttpResponse::Header(std::string_view lower_case_name) const {
   for (const auto& [name, value] : headers) {
     if (name == lower_case_name) {

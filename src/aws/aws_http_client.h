@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,6 +19,25 @@
 #include "core/status.h"
 
 namespace retention {
+
+// What every AWS adapter's options share: credentials, retries and timeouts.
+struct AwsClientOptions {
+  // Credentials to sign with; when unset, read from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+  // (optional) AWS_SESSION_TOKEN.
+  std::optional<AwsCredentials> credentials;
+  // Calls per operation, the first included, before giving up with Unavailable. At least 1.
+  int max_attempts = 6;
+  // Backoff before retry n (1-based) is drawn from [d/2, d] with d = min(max_delay,
+  // base_delay * 2^(n-1)) (aws/backoff.h).
+  std::chrono::milliseconds base_delay{200};
+  std::chrono::milliseconds max_delay{10000};
+  // Time to connect, and for a whole request.
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30000};
+};
+
+// InvalidArgument "<who>: ..." when max_attempts < 1 or not 0 <= base_delay <= max_delay.
+Status ValidateAwsClientOptions(const AwsClientOptions& options, const std::string& who);
 
 struct AwsHttpRequest {
   // GET, HEAD, PUT, POST or DELETE.

@@ -5,6 +5,26 @@
 
 namespace retention {
 
+UrlQuerySplit SplitUrlQuery(std::string_view after_scheme) {
+  UrlQuerySplit out;
+  out.rest = after_scheme;
+  std::string_view query;
+  if (auto q = after_scheme.find('?'); q != std::string_view::npos) {
+    query = after_scheme.substr(q + 1);
+    out.rest = after_scheme.substr(0, q);
+  }
+  while (!query.empty()) {
+    const std::size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    out.params.emplace_back(std::string(pair.substr(0, eq)),
+                            eq == std::string_view::npos ? "" : std::string(pair.substr(eq + 1)));
+  }
+  return out;
+}
+
 std::optional<std::string> PercentDecode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {

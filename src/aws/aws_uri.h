@@ -5,8 +5,19 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace retention {
+
+// A URL after its scheme ("bucket/prefix?region=R&endpoint=URL"): the part before '?' and the
+// query's parameters in order as raw (still %-encoded) name and value, empty pairs dropped; a
+// parameter without '=' has an empty value.
+struct UrlQuerySplit {
+  std::string_view rest;
+  std::vector<std::pair<std::string, std::string>> params;
+};
+UrlQuerySplit SplitUrlQuery(std::string_view after_scheme);
 
 // Decodes %XX escapes; nullopt when an escape is malformed.
 std::optional<std::string> PercentDecode(std::string_view s);

@@ -26,6 +26,16 @@ TEST(AwsUriTest, DecodesEscapesAndRefusesMalformedOnes) {
   EXPECT_FALSE(PercentDecode("bad%zz").has_value());
 }
 
+TEST(AwsUriTest, SplitsTheQueryIntoRawParametersInOrder) {
+  const UrlQuerySplit split = SplitUrlQuery("bkt/p?region=us-east-1&&endpoint=http%3A%2F%2Fh&flag");
+  EXPECT_EQ(split.rest, "bkt/p");
+  ASSERT_EQ(split.params.size(), 3U);
+  EXPECT_EQ(split.params[0], std::make_pair(std::string("region"), std::string("us-east-1")));
+  EXPECT_EQ(split.params[1].second, "http%3A%2F%2Fh") << "values stay encoded";
+  EXPECT_EQ(split.params[2], std::make_pair(std::string("flag"), std::string()));
+  EXPECT_TRUE(SplitUrlQuery("bkt").params.empty());
+}
+
 TEST(AwsUriTest, AcceptsOnlyRegionLikeNames) {
   EXPECT_TRUE(IsValidAwsRegion("eu-west-3"));
   EXPECT_FALSE(IsValidAwsRegion(""));

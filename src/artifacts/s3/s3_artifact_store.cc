@@ -95,13 +95,8 @@ Result<std::unique_ptr<S3ArtifactStore>> S3ArtifactStore::Open(const std::string
   const std::string quoted = "storage url '" + url + "'";
   const std::string shape = " (expected s3://BUCKET[/PREFIX]?region=R[&endpoint=URL])";
   if (url.rfind(kScheme, 0) != 0) return InvalidArgument(quoted + " must start with s3://");
-  std::string_view rest = url;
-  rest.remove_prefix(kScheme.size());
-  std::string_view query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  const UrlQuerySplit split = SplitUrlQuery(std::string_view(url).substr(kScheme.size()));
+  const std::string_view rest = split.rest;
   const std::size_t slash = rest.find('/');
   const std::string bucket(rest.substr(0, slash));
   std::string prefix(slash == std::string_view::npos ? "" : rest.substr(slash + 1));
@@ -117,18 +112,12 @@ Result<std::unique_ptr<S3ArtifactStore>> S3ArtifactStore::Open(const std::string
     }
   }
   std::map<std::string, std::string> params;
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    const std::size_t eq = pair.find('=');
-    const std::string name(pair.substr(0, eq));
+  for (const auto& [name, raw] : split.params) {
     if (name != "endpoint" && name != "region") {
       return InvalidArgument(quoted + ": unknown parameter '" + name +
                              "' (only region=R and endpoint=URL)");
     }
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    auto value = PercentDecode(raw);
     if (!value) return InvalidArgument(quoted + ": " + name + " has a malformed %-escape");
     if (!params.emplace(name, *value).second) {
       return InvalidArgument(quoted + ": parameter '" + name + "' is given twice");
@@ -149,10 +138,7 @@ Result<std::unique_ptr<S3ArtifactStore>> S3ArtifactStore::Open(const std::string
   }
   while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
   ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials(options.credentials, quoted));
-  if (options.max_attempts < 1) return InvalidArgument("s3: max_attempts must be >= 1");
-  if (options.base_delay.count() < 0 || options.max_delay < options.base_delay) {
-    return InvalidArgument("s3: need 0 <= base_delay <= max_delay");
-  }
+  RETURN_IF_ERROR(ValidateAwsClientOptions(options, "s3"));
   if (options.delete_batch < 1 || options.delete_batch > kMaxDeleteBatch) {
     return InvalidArgument("s3: delete_batch must be 1 to 1000");
   }

@@ -15,7 +15,6 @@
 // Thread-safe: one instance serves every thread.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,20 +27,10 @@
 
 namespace retention {
 
-struct S3Options {
-  // Credentials to sign with; when unset, read from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-  // (optional) AWS_SESSION_TOKEN.
-  std::optional<AwsCredentials> credentials;
-  // Calls per request, the first included, before giving up with Unavailable. At least 1.
-  int max_attempts = 6;
-  // Backoff before retry n is drawn from [d/2, d], d = min(max_delay, base_delay * 2^(n-1)).
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds max_delay{5000};
+// Credentials, retries and timeouts as in AwsClientOptions, plus the DeleteObjects batch.
+struct S3Options : AwsClientOptions {
   // Keys per DeleteObjects request: 1 to 1000 (S3's limit).
   int delete_batch = 1000;
-  // Time to connect, and for a whole request.
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{60000};
 };
 
 class S3ArtifactStore final : public ArtifactStore {

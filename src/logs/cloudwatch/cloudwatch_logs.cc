@@ -34,13 +34,8 @@ Result<std::unique_ptr<CloudWatchLogs>> CloudWatchLogs::Open(const std::string& 
   if (url.rfind(kScheme, 0) != 0) {
     return InvalidArgument(quoted + " must look like cloudwatch://REGION?endpoint=URL");
   }
-  std::string_view rest = url;
-  rest.remove_prefix(kScheme.size());
-  std::string_view query;
-  if (auto q = rest.find('?'); q != std::string_view::npos) {
-    query = rest.substr(q + 1);
-    rest = rest.substr(0, q);
-  }
+  const UrlQuerySplit split = SplitUrlQuery(std::string_view(url).substr(kScheme.size()));
+  std::string_view rest = split.rest;
   if (!rest.empty() && rest.back() == '/') {
     rest.remove_suffix(1);
   }
@@ -49,20 +44,12 @@ Result<std::unique_ptr<CloudWatchLogs>> CloudWatchLogs::Open(const std::string& 
   }
   const std::string region(rest);
   std::string endpoint = "https://logs." + region + ".amazonaws.com";
-  while (!query.empty()) {
-    const std::size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) {
-      continue;
-    }
-    const std::size_t eq = pair.find('=');
-    const std::string key(pair.substr(0, eq));
+  for (const auto& [key, raw] : split.params) {
     if (key != "endpoint") {
       return InvalidArgument(quoted + ": unknown parameter '" + key +  // NOLINT(performance-*)
                              "' (only endpoint=URL)");
     }
-    auto value = PercentDecode(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    auto value = PercentDecode(raw);
     if (!value || (value->rfind("http://", 0) != 0 && value->rfind("https://", 0) != 0) ||
         value->find_first_of(" \t\r\n") != std::string::npos) {
       return InvalidArgument(quoted + ": endpoint must be an http:// or https:// URL");
@@ -74,14 +61,9 @@ Result<std::unique_ptr<CloudWatchLogs>> CloudWatchLogs::Open(const std::string& 
   }
 
   ASSIGN_OR_RETURN(AwsCredentials credentials, ResolveAwsCredentials(options.credentials, quoted));
-  if (options.max_attempts < 1) {
-    return InvalidArgument("cloudwatch: max_attempts must be >= 1");
-  }
+  RETURN_IF_ERROR(ValidateAwsClientOptions(options, "cloudwatch"));
   if (options.calls_per_second < 1) {
     return InvalidArgument("cloudwatch: calls_per_second must be >= 1");
-  }
-  if (options.base_delay.count() < 0 || options.max_delay < options.base_delay) {
-    return InvalidArgument("cloudwatch: need 0 <= base_delay <= max_delay");
   }
   return std::unique_ptr<CloudWatchLogs>(new CloudWatchLogs(
       url, region, std::move(endpoint), std::move(credentials), std::move(options)));

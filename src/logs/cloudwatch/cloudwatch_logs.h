@@ -29,22 +29,11 @@ namespace cloudwatch_internal {
 class RateLimiter;
 }  // namespace cloudwatch_internal
 
-struct CloudWatchOptions {
-  // Credentials to sign with; when unset, read from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-  // (optional) AWS_SESSION_TOKEN.
-  std::optional<AwsCredentials> credentials;
-  // Calls per operation, the first included, before giving up with Unavailable. At least 1.
-  int max_attempts = 6;
-  // Backoff before retry n (1-based) is drawn from [d/2, d] with d = min(max_delay,
-  // base_delay * 2^(n-1)).
-  std::chrono::milliseconds base_delay{200};
-  std::chrono::milliseconds max_delay{10000};
+// Credentials, retries and timeouts as in AwsClientOptions, plus the rate limit.
+struct CloudWatchOptions : AwsClientOptions {
   // Most calls started in any one-second window, across the process (AWS allows 5/s for
   // PutRetentionPolicy and DeleteRetentionPolicy).
   int calls_per_second = 5;
-  // Time to connect, and for a whole request.
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000};
 };
 
 class CloudWatchLogs final : public LogRetention {
