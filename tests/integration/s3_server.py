@@ -26,7 +26,9 @@ Control endpoints for tests, not signed, under /_s3/:
                      "fail_keys": {"full/object/key": "InternalError", ...},
                      "omit_keys": ["full/object/key", ...],
                      "error_after_delete": n}
-        answer: the next n matching requests get that error without reaching s3rver;
+        answer: the next n matching requests get that error without reaching s3rver (with
+        "delay": seconds, they wait that long first; a rule with a delay and no status only
+        delays, then the request goes on to s3rver);
         fail_keys: DeleteObjects does not delete these keys and answers an <Error> with the code
         for each (every time, until reset); omit_keys: DeleteObjects deletes them but its answer
         does not mention them; error_after_delete: the next n DeleteObjects are forwarded (the
@@ -161,7 +163,9 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.calls.append(call)
                 injected = self._take_answer(state)
-            if injected:
+            if injected and injected.get("delay"):
+                time.sleep(injected["delay"])  # a slow answer (the client may time out)
+            if injected and injected.get("status"):
                 raise S3Fail(injected["status"], injected["code"], "injected by the test")
             if is_delete:
                 status, headers, answer = self._delete_objects(body, keys)

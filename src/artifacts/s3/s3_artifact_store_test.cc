@@ -248,6 +248,17 @@ TEST_F(S3ArtifactStoreTest, PersistentServerErrorsEndUnavailableAfterMaxAttempts
   EXPECT_THAT(got[1].message(), HasSubstr("delete s3://retention-test/" + Full("a/c")));
 }
 
+TEST_F(S3ArtifactStoreTest, ATimedOutRequestIsRetried) {
+  S3Options options = S3Server::FastOptions();
+  options.request_timeout = std::chrono::milliseconds(300);
+  auto store = Open(options);
+  server_.Faults({{"answer", {{{"delay", 1.5}, {"count", 1}, {"method", "PUT"}}}}});
+  const Status put = store->Put("slow/1", "abc");
+  EXPECT_TRUE(put.ok()) << put.ToString();
+  EXPECT_EQ(CallsOf("PUT").size(), 2U) << "the timed-out PUT and its retry";
+  EXPECT_EQ(SizeOf("slow/1"), 3);
+}
+
 TEST_F(S3ArtifactStoreTest, ClientErrorsAreNotRetried) {
   server_.Faults({{"answer", {{{"status", 400}, {"code", "InvalidRequest"}, {"count", 1}}}}});
   const Status put = store_->Put("a/b", "x");
