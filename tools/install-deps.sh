@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
   libtomlplusplus-dev libhowardhinnant-date-dev libsodium-dev libcurl4-openssl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libexpat1-dev libssl-dev
   python3 python3-aiosmtpd python3-botocore
   chromium curl wrk bc
 )
@@ -31,6 +31,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# s3rver, the S3 that the S3 artifact store tests start (tests/integration/s3_server.py).
+if [ -f tests/s3rver/package.json ] && [ ! -d tests/s3rver/node_modules/s3rver ]; then
+  (cd tests/s3rver && npm install --no-audit --no-fund --loglevel=error)
 fi
 
 # npm packages for the browser tests (playwright-core drives Debian's chromium).

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "artifacts/local/local_artifact_store.h"
+#include "artifacts/s3/s3_artifact_store.h"
 #include "core/crypto.h"
 #include "logs/cloudwatch/cloudwatch_logs.h"
 #include "logs/local/local_log_store.h"
@@ -36,10 +37,10 @@ Result<std::unique_ptr<ArtifactStore>> OpenArtifactStore(const std::string& url)
     return std::unique_ptr<ArtifactStore>(std::move(store));
   }
   if (url.rfind("s3://", 0) == 0) {
-    return InvalidArgument("storage url '" + url +
-                           "': S3 is not supported by this build yet; use file://DIR");
+    ASSIGN_OR_RETURN(auto store, S3ArtifactStore::Open(url));
+    return std::unique_ptr<ArtifactStore>(std::move(store));
   }
-  return InvalidArgument("storage url '" + url + "' must start with file://");
+  return InvalidArgument("storage url '" + url + "' must start with file:// or s3://");
 }
 
 // The log backend named by `url`; `*store_out` is set to it when it keeps the lines, else nullptr.

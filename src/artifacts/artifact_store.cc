@@ -34,4 +34,12 @@ std::vector<Status> ArtifactStore::DeleteMany(const std::vector<std::string>& ke
   return out;
 }
 
+std::vector<Result<std::optional<std::int64_t>>> ArtifactStore::SizeMany(
+    const std::vector<std::string>& keys) {
+  std::vector<Result<std::optional<std::int64_t>>> out;
+  out.reserve(keys.size());
+  for (const std::string& key : keys) out.push_back(Size(key));
+  return out;
+}
+
 }  // namespace retention

@@ -38,6 +38,11 @@ class ArtifactStore {
   // The object's size in bytes, or nullopt when it does not exist. Unavailable when it cannot be
   // examined; InvalidArgument for an invalid key; FailedPrecondition for a key through a link.
   virtual Result<std::optional<std::int64_t>> Size(const std::string& key) = 0;
+  // The size of each of `keys`, in order, as Size answers it (same meanings). A store may need
+  // fewer requests than keys (S3 lists up to 1000 objects per ListObjectsV2 request); the
+  // default calls Size per key.
+  virtual std::vector<Result<std::optional<std::int64_t>>> SizeMany(
+      const std::vector<std::string>& keys);
   // Stores `bytes` under `key`, replacing any object there (written atomically: readers see the
   // old object or the new one, never a part). Unavailable when it cannot be written (nothing of
   // the attempt is left behind); InvalidArgument for an invalid key; FailedPrecondition for a key

@@ -1,9 +1,11 @@
 // The ArtifactStore contract (artifacts/artifact_store.h) as tests, run against every adapter in
 // kArtifactBackends: put, size and replace; idempotent delete (a missing key counts as deleted);
-// DeleteMany answering per key, in order, with Delete's meanings; invalid keys refused by every
-// operation without a change; writing one key never touching another. What only one backend
-// shows (pruned folders, symbolic links, permissions) stays in its own test. A new adapter (S3)
-// plugs in with one entry in kArtifactBackends.
+// DeleteMany and SizeMany answering per key, in order, with Delete's and Size's meanings; invalid
+// keys refused by every operation without a change; writing one key never touching another. What
+// only one backend shows (pruned folders, symbolic links, permissions) stays in its own test: S3
+// has no symbolic links, so the link contract is the local store's alone
+// (local_artifact_store_test.cc). An adapter plugs in with one entry in kArtifactBackends; S3's
+// runs on s3rver (testing/s3_server.h).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -15,6 +17,7 @@
 #include "artifacts/artifact_store.h"
 #include "artifacts/local/local_artifact_store.h"
 #include "testing/contract.h"
+#include "testing/s3_server.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -33,6 +36,7 @@ const ArtifactBackend kArtifactBackends[] = {
        ASSIGN_OR_RETURN(auto store, LocalArtifactStore::Open(scratch / "artifacts"));
        return std::unique_ptr<ArtifactStore>(std::move(store));
      }},
+    {"s3", testing::OpenS3TestStore},
 };
 
 const char* const kBadKeys[] = {"", "/etc/passwd", "a/../b", "../x", "a//b", "./a", "a\\b", "a/."};
@@ -114,6 +118,26 @@ TEST_P(ArtifactStoreContract, DeleteManyAnswersPerKeyInOrder) {
   for (const char* key : {"s/1/in", "s/1/out", "s/2/in"}) EXPECT_EQ(SizeOf(key), -1) << key;
   EXPECT_EQ(SizeOf("t/9/keep"), 1) << "a key not named stays";
   EXPECT_TRUE(store_->DeleteMany({}).empty());
+}
+
+TEST_P(ArtifactStoreContract, SizeManyAnswersPerKeyInOrder) {
+  ASSERT_TRUE(store_->Put("s/1/in", "abc").ok());
+  ASSERT_TRUE(store_->Put("s/1/out", "").ok());
+  ASSERT_TRUE(store_->Put("s/10/in", "abcdefgh").ok());
+  const std::vector<std::string> keys = {"s/10/in", "s/1/gone", "a/../b", "s/1/in",
+                                         "s/1/out", "s/10/in",  "zz/last"};
+  const auto got = store_->SizeMany(keys);
+  ASSERT_EQ(got.size(), keys.size());
+  const std::int64_t want[] = {8, -1, -3, 3, 0, 8, -1};  // -1 missing, -3 InvalidArgument
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (want[i] == -3) {
+      EXPECT_EQ(got[i].status().code(), StatusCode::kInvalidArgument) << keys[i];
+      continue;
+    }
+    ASSERT_TRUE(got[i].ok()) << keys[i] << ": " << got[i].status().ToString();
+    EXPECT_EQ(got[i]->value_or(-1), want[i]) << keys[i];
+  }
+  EXPECT_TRUE(store_->SizeMany({}).empty());
 }
 
 TEST_P(ArtifactStoreContract, PutNeverTouchesAnotherKeysObject) {

@@ -349,13 +349,44 @@ class Importer {
       }
       ASSIGN_OR_RETURN(auto key, a.Str("key", true));
       if (auto st = ValidateArtifactKey(key); !st.ok()) return st.WithContext(a.Path("key"));
-      if (!a.Has("size") || !a.At("size").is_number_integer() ||
-          a.At("size").get<std::int64_t>() < 0) {
+      ++report.artifacts;
+      if (!a.Has("size")) {
+        // Read from the store with its neighbours: one SizeMany per kSizeBatch artifacts.
+        pending_sizes_.push_back({a.Path("size"), sid, kind, key});
+        if (pending_sizes_.size() >= kSizeBatch) RETURN_IF_ERROR(FillPendingSizes());
+        continue;
+      }
+      if (!a.At("size").is_number_integer() || a.At("size").get<std::int64_t>() < 0) {
         return InvalidArgument(a.Path("size") + ": must be a non-negative integer");
       }
       RETURN_IF_ERROR(InsertArtifact(a.path(), sid, kind, key, a.At("size").get<std::int64_t>()));
-      ++report.artifacts;
     }
+    return Status::Ok();
+  }
+
+  // Inserts the artifacts whose size the import left out, with the sizes the store answers for
+  // them in one SizeMany call. InvalidArgument naming the artifact when its object is not in the
+  // store; the store's error (with the artifact's path) when it cannot answer. Call before the
+  // import's transaction commits.
+  Status FillPendingSizes() {
+    if (pending_sizes_.empty()) return Status::Ok();
+    std::vector<std::string> keys;
+    keys.reserve(pending_sizes_.size());
+    for (const PendingSize& p : pending_sizes_) keys.push_back(p.key);
+    const auto sizes = ctx_.artifacts->SizeMany(keys);
+    for (std::size_t i = 0; i < pending_sizes_.size(); ++i) {
+      const PendingSize& p = pending_sizes_[i];
+      if (!sizes[i].ok()) {
+        return sizes[i].status().WithContext(p.size_path +
+                                             ": not given, and the store cannot tell it");
+      }
+      if (!sizes[i]->has_value()) {
+        return InvalidArgument(p.size_path + ": not given, and artifact key '" + p.key +
+                               "' is not in the store");
+      }
+      RETURN_IF_ERROR(InsertArtifact(p.size_path, p.submission_id, p.kind, p.key, **sizes[i]));
+    }
+    pending_sizes_.clear();
     return Status::Ok();
   }
 
@@ -373,8 +404,18 @@ class Importer {
   std::vector<std::int64_t> imported_challenges_;
 
  private:
+  // An artifact without a size in the import, inserted by FillPendingSizes.
+  struct PendingSize {
+    std::string size_path;  // "$.challenges[0]...artifacts[1].size", for messages
+    std::int64_t submission_id;
+    std::string kind;
+    std::string key;
+  };
+  static constexpr std::size_t kSizeBatch = 1000;
+
   SqlConnection& conn_;
   const ServiceContext& ctx_;
+  std::vector<PendingSize> pending_sizes_;
 };
 
 // Line and column (1-based) of a byte offset, read again from the start of `in`; the offset alone
@@ -515,6 +556,7 @@ Result<ImportReport> ImportData(const ServiceContext& ctx, std::istream& in) {
     }
     RETURN_IF_ERROR(stream.status());
     RETURN_IF_ERROR(importer.Run(root, report));
+    RETURN_IF_ERROR(importer.FillPendingSizes());
     for (auto id : importer.imported_challenges_) {
       RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, id).status());
     }
@@ -553,6 +595,7 @@ Status InImporter(const ServiceContext& ctx, std::optional<std::int64_t> challen
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
     Importer importer(*conn, ctx);
     RETURN_IF_ERROR(body(*conn, importer));
+    RETURN_IF_ERROR(importer.FillPendingSizes());
     if (challenge)
       RETURN_IF_ERROR(RecomputeEligibleDates(*conn, ctx.settings, *challenge).status());
     RETURN_IF_ERROR(tx.Commit());

@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 import unittest
 
+from storage_helpers import is_s3, open_storage  # noqa: F401 (is_s3 for the tests)
+
 BIN = os.environ.get("RETENTION_BIN") or os.path.join(
     os.path.dirname(__file__), "..", "..", "build", "apps", "retention", "retention")
 SOURCE_DIR = os.environ.get("RETENTION_SOURCE_DIR") or os.path.abspath(
@@ -47,8 +49,17 @@ class Workspace:
         })
         if now:
             self.env["RETENTION_FAKE_NOW"] = now
+        # RETENTION_STORAGE=s3://... puts the artifacts in a fresh prefix of that bucket.
+        self.storage = open_storage(self.artifacts)
+        self.env["RETENTION_STORAGE"] = self.storage.url
         if extra_env:
             self.env.update(extra_env)
+
+    def put_artifact(self, key, data):
+        self.storage.put(key, data)
+
+    def remove_artifact(self, key):
+        self.storage.remove(key)
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -108,11 +119,7 @@ class Workspace:
             lines = list(con.iterdump())
         finally:
             con.close()
-        files = []
-        for root, _, names in os.walk(self.artifacts):
-            for n in names:
-                files.append(os.path.relpath(os.path.join(root, n), self.artifacts))
-        return "\n".join(lines), sorted(files)
+        return "\n".join(lines), self.storage.keys()
 
     def files(self):
         return self.dump()[1]
@@ -166,10 +173,7 @@ class DataSet:
             arts = []
             for k in range(artifacts):
                 key = "submissions/%d/%s.bin" % (sid, kinds[k % len(kinds)])
-                path = os.path.join(self.ws.artifacts, key)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                with open(path, "wb") as f:
-                    f.write(b"x" * size)
+                self.ws.put_artifact(key, b"x" * size)
                 arts.append({"kind": kinds[k % len(kinds)], "key": key, "size": size})
             p["submissions"].append({"id": sid, "participant": "bob",
                                      "submitted_at": days_before(250), "status": "finished",
@@ -182,6 +186,11 @@ class DataSet:
 
     def load(self):
         return self.ws.import_data(self.data())
+
+
+def local_storage_only(why):
+    """Skips a test when the artifacts are on S3 (RETENTION_STORAGE=s3://...), saying why."""
+    return unittest.skipIf(is_s3(), "local storage only: " + why)
 
 
 class WorkspaceTest(unittest.TestCase):

@@ -1,5 +1,5 @@
 """The command line end to end (issue 2): dry run, sweep, protections, failures, kill -9
-resumption, recompute, bad input and the audit ledger, on SQLite and a local artifact folder."""
+resumption, recompute, bad input and the audit ledger, on SQLite and a local artifact folder (or S3: s3_suite.py)."""
 import json
 import os
 import random
@@ -8,7 +8,8 @@ import subprocess
 import time
 import unittest
 
-from helpers import BIN, DataSet, Workspace, WorkspaceTest, days_before
+from helpers import (BIN, DataSet, Workspace, WorkspaceTest, days_before, is_s3,
+                     local_storage_only)
 
 
 def ids(items):
@@ -106,11 +107,12 @@ class SweepTests(WorkspaceTest):
         c = d.challenge(1)
         p = d.phase(c, end_days_ago=40, submissions=1)
         d.load()
-        os.remove(os.path.join(self.ws.artifacts, p["submissions"][0]["artifacts"][0]["key"]))
+        self.ws.remove_artifact(p["submissions"][0]["artifacts"][0]["key"])
         done = self.ws.json("cleanup")
         self.assertEqual(ids(done["deleted"]), [p["submissions"][0]["id"]])
         self.assertEqual(done["failed"], [])
 
+    @local_storage_only("a folder in a file's place; artifacts_s3_test fails keys on S3")
     def test_undeletable_artifact_keeps_error_and_is_retried(self):
         d = self.data
         c = d.challenge(1)
@@ -143,6 +145,35 @@ class SweepTests(WorkspaceTest):
         self.assertEqual(self.ws.sql("SELECT is_artifact_deleted FROM submissions WHERE id = ?",
                                      (sid,))[0][0], 1)
 
+    @unittest.skipUnless(is_s3(), "S3 only: s3_server.py fails chosen keys")
+    def test_a_key_the_s3_server_fails_keeps_its_error_and_is_deleted_next_time(self):
+        d = self.data
+        c = d.challenge(1)
+        p = d.phase(c, end_days_ago=40, submissions=2)
+        d.load()
+        bad = p["submissions"][0]["artifacts"][0]["key"]
+        self.ws.storage.fail_deletes([bad], "AccessDenied")
+        try:
+            r = self.ws.run("--json", "cleanup")
+        finally:
+            self.ws.storage.clear_faults()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        done = json.loads(r.stdout)
+        self.assertEqual([f["key"] for f in done["failed"]], [bad])
+        self.assertIn("AccessDenied", done["failed"][0]["error"])
+        self.assertEqual(ids(done["deleted"]), [p["submissions"][1]["id"]])
+        self.assertIn(bad, self.ws.files(), "the failed key's object stays")
+        row = self.ws.sql("SELECT state, attempts, last_error FROM artifacts WHERE storage_key = ?",
+                          (bad,))[0]
+        self.assertEqual(row[:2], ("failed", 1))
+        self.assertIn("AccessDenied", row[2])
+        final = self.ws.json("cleanup")
+        self.assertEqual(ids(final["deleted"]), [p["submissions"][0]["id"]])
+        self.assertNotIn(bad, self.ws.files())
+        self.assertEqual(self.ws.sql("SELECT state FROM artifacts WHERE storage_key = ?",
+                                     (bad,))[0][0], "deleted")
+
+    @local_storage_only("S3 has no symbolic links")
     def test_issue8_defect5_sweep_through_a_symlinked_folder_leaves_the_outside_files(self):
         d = self.data
         c = d.challenge(1)
@@ -886,6 +917,72 @@ class ConfigErrorTests(WorkspaceTest):
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         for part in ("server.threads", "[nope]", "RETENTION_DEFAULT_DAYS"):
             self.assertIn(part, r.stderr)
+
+
+class ImportSizeTests(WorkspaceTest):
+    """Issue 11 item 2: an artifact's size may be left out of an import; it is read from the
+    store, on S3 with ListObjectsV2 (one request per 1000 objects), never one HEAD per file."""
+
+    def phase_without_sizes(self):
+        d = self.data
+        p = d.phase(d.challenge(1), end_days_ago=40, submissions=3, artifacts=2, size=1000)
+        for s in p["submissions"][1:]:
+            for a in s["artifacts"]:
+                del a["size"]
+        return p
+
+    def test_sizes_left_out_are_read_from_the_store(self):
+        self.phase_without_sizes()
+        if is_s3():
+            self.ws.storage.clear_faults()
+        self.data.load()
+        if is_s3():
+            calls = self.ws.storage.calls()
+            self.assertEqual([c["method"] for c in calls], ["GET"], calls)
+            self.assertIn("list-type=2", calls[0]["query"])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*), SUM(size_bytes) FROM artifacts"),
+                         [(6, 6000)])
+        plan = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual(plan["totals"]["bytes"], 6000)
+
+    def test_a_left_out_size_of_a_missing_object_refuses_the_import(self):
+        p = self.phase_without_sizes()
+        gone = p["submissions"][2]["artifacts"][1]["key"]
+        self.ws.remove_artifact(gone)
+        r = self.ws.run("import", self.ws.write("import.json", self.data.data()))
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("$.challenges[0].phases[0].submissions[2].artifacts[1].size", r.stderr)
+        self.assertIn("'%s' is not in the store" % gone, r.stderr)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions"), [(0,)])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts"), [(0,)])
+
+
+class StorageUrlTests(WorkspaceTest):
+    """A malformed s3:// storage URL or missing AWS keys: exit 2, one line naming what is wrong,
+    and nothing changes."""
+
+    def test_bad_s3_urls_and_missing_keys_are_named_and_change_nothing(self):
+        d = self.data
+        d.phase(d.challenge(1), end_days_ago=40, submissions=1)
+        d.load()
+        before = self.ws.dump()
+        cases = [
+            ("s3://bkt", {}, "names no region=R"),
+            ("s3://bkt?region=us-east-1&colour=red", {}, "unknown parameter 'colour'"),
+            ("s3://bkt?region=us-east-1&endpoint=ftp://h", {}, "endpoint must be an http://"),
+            ("s3://bkt?region=us-east-1", {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""},
+             "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"),
+        ]
+        for url, extra, why in cases:
+            env = {"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK"}
+            env.update(extra)
+            env["RETENTION_STORAGE"] = url
+            r = self.ws.run("cleanup", env=env)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
+            self.assertIn(url, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.ws.dump(), before)
 
 
 class FakeNowTests(WorkspaceTest):

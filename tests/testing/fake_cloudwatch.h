@@ -3,21 +3,15 @@
 // retention::testing; header-only (it uses GoogleTest and libcurl).
 #pragma once
 
-#include <curl/curl.h>
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <cstdlib>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "testing/port_process.h"
 
 namespace retention::testing {
 
@@ -50,73 +44,24 @@ class FakeCloudWatch {
                                      "--secret-key",
                                      kFakeSecretKey};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    if (pipe(fds) != 0) {
-      error_ = "pipe failed";
-      return;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&actions, fds[0]);
-    const int rc =
-        posix_spawn(&pid_, kFakeCloudWatchPython, &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]);
-    if (rc != 0) {
-      close(fds[0]);
-      pid_ = -1;
-      error_ = "cannot start " + script;
-      return;
-    }
-    FILE* out = fdopen(fds[0], "r");
-    char line[64] = {0};
-    const bool got = fgets(line, sizeof line, out) != nullptr;
-    fclose(out);
-    if (!got || std::string(line).rfind("PORT=", 0) != 0) {
-      error_ = script + " did not start (see its stderr above); it needs " + kFakeCloudWatchPython +
+    process_ = std::make_unique<PortProcess>(std::move(args));
+    if (!process_->error().empty()) {
+      error_ = process_->error() + "; it needs " + kFakeCloudWatchPython +
                " with python3-botocore (apt-get install python3-botocore)";
-      return;
-    }
-    port_ = std::atoi(line + 5);
-  }
-  ~FakeCloudWatch() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
     }
   }
   FakeCloudWatch(const FakeCloudWatch&) = delete;
   FakeCloudWatch& operator=(const FakeCloudWatch&) = delete;
 
   const std::string& error() const { return error_; }
-  std::string Endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string Endpoint() const {
+    return "http://127.0.0.1:" + std::to_string(process_ ? process_->port() : 0);
+  }
   std::string Url() const { return "cloudwatch://us-east-1?endpoint=" + Endpoint(); }
 
   // An unsigned call to a /_fake/ control endpoint; returns the JSON answer.
   nlohmann::json Control(const std::string& path, const nlohmann::json& body = nullptr) {
-    CURL* curl = curl_easy_init();
-    std::string answer;
-    const std::string url = Endpoint() + path;
-    const std::string data = body.is_null() ? "" : body.dump();
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    if (!body.is_null()) curl_easy_setopt(curl, CURLOPT_POSTFIELDS, data.c_str());
-    curl_easy_setopt(
-        curl, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* u) -> size_t {
-          static_cast<std::string*>(u)->append(p, s * n);
-          return s * n;
-        });
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
-    const CURLcode code = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_cleanup(curl);
-    EXPECT_EQ(code, CURLE_OK) << path;
-    EXPECT_EQ(status, 200) << path << ": " << answer;
-    return nlohmann::json::parse(answer, nullptr, false);
+    return ControlCall(Endpoint() + path, body);
   }
   void CreateGroup(const std::string& name) { Control("/_fake/groups", {{"name", name}}); }
   void InjectErrors(const std::string& operation, const std::string& type, int count) {
@@ -132,8 +77,7 @@ class FakeCloudWatch {
   }
 
  private:
-  pid_t pid_ = -1;
-  int port_ = 0;
+  std::unique_ptr<PortProcess> process_;  // stopped (by its pid) when the fake goes away
   std::string error_;
 };
 

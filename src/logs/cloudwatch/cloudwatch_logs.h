@@ -14,11 +14,12 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "aws/aws_credentials.h"
+#include "aws/aws_http_client.h"
 #include "core/status.h"
 #include "logs/log_retention.h"
 
@@ -28,29 +29,11 @@ namespace cloudwatch_internal {
 class RateLimiter;
 }  // namespace cloudwatch_internal
 
-// AWS credentials. The session token is optional (sent as X-Amz-Security-Token when set).
-struct AwsCredentials {
-  std::string access_key_id;
-  std::string secret_access_key;
-  std::string session_token;
-};
-
-struct CloudWatchOptions {
-  // Credentials to sign with; when unset, read from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
-  // (optional) AWS_SESSION_TOKEN.
-  std::optional<AwsCredentials> credentials;
-  // Calls per operation, the first included, before giving up with Unavailable. At least 1.
-  int max_attempts = 6;
-  // Backoff before retry n (1-based) is drawn from [d/2, d] with d = min(max_delay,
-  // base_delay * 2^(n-1)).
-  std::chrono::milliseconds base_delay{200};
-  std::chrono::milliseconds max_delay{10000};
+// Credentials, retries and timeouts as in AwsClientOptions, plus the rate limit.
+struct CloudWatchOptions : AwsClientOptions {
   // Most calls started in any one-second window, across the process (AWS allows 5/s for
   // PutRetentionPolicy and DeleteRetentionPolicy).
   int calls_per_second = 5;
-  // Time to connect, and for a whole request.
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000};
 };
 
 class CloudWatchLogs final : public LogRetention {
@@ -80,27 +63,21 @@ class CloudWatchLogs final : public LogRetention {
   CloudWatchLogs(std::string url, std::string region, std::string endpoint,
                  AwsCredentials credentials, CloudWatchOptions options);
 
-  struct HttpResponse;
   // One signed POST; Unavailable (with `retryable`) when no HTTP answer came back.
-  Result<HttpResponse> Post(const std::string& operation, const std::string& body, bool* retryable);
+  Result<AwsHttpResponse> Post(const std::string& operation, const std::string& body,
+                               bool* retryable);
   // One operation with rate limiting and retries; returns the JSON answer's text.
   Result<std::string> Call(const std::string& operation, const std::string& body);
   // One DescribeLogGroups page: groups into `out`, the next token (empty at the end).
   Result<std::string> DescribePage(const std::string& prefix, const std::string& token,
                                    std::vector<LogGroupInfo>* out);
 
-  void* TakeHandle();
-  void ReturnHandle(void* handle);
-
   const std::string url_;
   const std::string region_;
   const std::string endpoint_;  // without a trailing '/'
-  const AwsCredentials credentials_;
   const CloudWatchOptions options_;
   const std::shared_ptr<cloudwatch_internal::RateLimiter> limiter_;
-
-  std::mutex handles_mu_;
-  std::vector<void*> handles_;  // idle CURL* handles, kept for connection reuse
+  AwsHttpClient http_;
 };
 
 }  // namespace retention
