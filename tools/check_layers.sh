@@ -1,7 +1,7 @@
 #!/bin/bash
 # The layering check, run by `make test` (ctest: check_layers). Fails, naming each offending line,
 # when
-#   - a file outside src/app/, apps/ and tests includes an adapter header (store/sqlite/,
+#   - a file outside src/app/, apps/ and tests includes an adapter header (store/sqlite/, store/postgresql/,
 #     artifacts/local/, logs/local/, logs/cloudwatch/, notify/smtp/): only the composition root
 #     names backends. An adapter's own folder may include its own headers, and tests (*_test.cc
 #     anywhere, and everything under tests/) may include any adapter;
@@ -18,7 +18,7 @@ known_exceptions=(
   'src/logs/sync/log_retention_sync.h:#include "logs/local/local_log_store.h"'
 )
 
-adapters='store/sqlite|artifacts/local|logs/local|logs/cloudwatch|notify/smtp'
+adapters='store/sqlite|store/postgresql|artifacts/local|logs/local|logs/cloudwatch|notify/smtp'
 failures=0
 
 is_known() {
