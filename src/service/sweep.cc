@@ -207,9 +207,10 @@ Status CountOutsideTheWalk(SqlConnection& conn, const SweepOptions& options, Swe
                     "THEN g.n END), 0), COALESCE(SUM(CASE WHEN c.retention_policy_consent = 1 "
                     "AND p.is_public = 0 AND p.end_date IS NULL THEN g.n END), 0) "
                     "FROM (SELECT k.id AS challenge_id, s.phase_id, COUNT(*) AS n FROM "
-                    "challenges k CROSS JOIN submissions s INDEXED BY submissions_status ON "
-                    "s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
-                    "s.retention_eligible_date IS NULL" +
+                    "challenges k CROSS JOIN submissions s" +
+                        IndexedBy(conn, "submissions_status") +
+                        " ON s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
+                        "s.retention_eligible_date IS NULL" +
                         std::string(options.challenge_id ? " WHERE k.id = ?" : "") +
                         " GROUP BY k.id, s.phase_id) g "
                         "JOIN phases p ON p.id = g.phase_id JOIN challenges c ON c.id = "
@@ -330,8 +331,9 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     // to a temp file: 167,116 pwrite64 in a 100k sweep against 24,670). Both statements can be
     // run again over the same ids without changing a row twice (ExecEach's row-by-row retry).
     ExecEach(conn,
-             "UPDATE OR FAIL artifacts SET state = 'deleted', attempts = attempts + 1, "
-             "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
+             std::string(UpdateOrFail(conn)) +
+                 " artifacts SET state = 'deleted', attempts = attempts + 1, "
+                 "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
              {now}, deleted, artifact_what, note);
     for (const Outcome& o : outcomes) {
       if (o.deleted) continue;
@@ -346,9 +348,11 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     // was read (a re-run's file), and that one waits for the next sweep (R6).
     ExecEach(
         conn,
-        "UPDATE OR FAIL submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE "
-        "is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE a.submission_id "
-        "= submissions.id AND a.state <> 'deleted') AND id",
+        std::string(UpdateOrFail(conn)) +
+            " submissions SET is_artifact_deleted = 1, artifact_deletion_date = ? WHERE "
+            "is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE "
+            "a.submission_id "
+            "= submissions.id AND a.state <> 'deleted') AND id",
         {now}, all_gone,
         [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
         note);

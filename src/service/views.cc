@@ -113,7 +113,8 @@ Result<std::map<std::int64_t, Counts>> CountsByChallenge(SqlConnection& conn, Ti
                              "SUM(CASE WHEN s.legal_hold = 1 AND s.is_artifact_deleted = 0 "
                              "THEN 1 ELSE 0 END), "
                              "SUM(1 - s.is_artifact_deleted), SUM(s.bytes_stored) "
-                             "FROM submissions s INDEXED BY submissions_status ") +
+                             "FROM submissions s") +
+                     IndexedBy(conn, "submissions_status") + " " +
                      (challenge ? "WHERE s.challenge_id = ? " : "") + "GROUP BY s.challenge_id",
                  params));
   std::map<std::int64_t, Counts> out;
@@ -212,14 +213,15 @@ Result<std::optional<TimePoint>> NextDeletionDate(SqlConnection& conn, const Ser
                                                   std::int64_t challenge_id) {
   SqlParams params = DeletableParams(ctx, ctx.clock->Now());
   params.emplace_back(challenge_id);
-  ASSIGN_OR_RETURN(auto row, conn.QueryOne(std::string("SELECT MIN(") + kDeletableAt +
-                                               ") FROM submissions s INDEXED BY "
-                                               "submissions_status JOIN challenges c ON c.id = "
-                                               "s.challenge_id WHERE s.challenge_id = ? AND "
-                                               "s.is_artifact_deleted = 0 AND "
-                                               "s.retention_eligible_date IS NOT NULL AND "
-                                               "s.legal_hold = 0 AND c.legal_hold = 0",
-                                           params));
+  ASSIGN_OR_RETURN(
+      auto row, conn.QueryOne(std::string("SELECT MIN(") + kDeletableAt + ") FROM submissions s" +
+                                  IndexedBy(conn, "submissions_status") +
+                                  " JOIN challenges c ON c.id = "
+                                  "s.challenge_id WHERE s.challenge_id = ? AND "
+                                  "s.is_artifact_deleted = 0 AND "
+                                  "s.retention_eligible_date IS NOT NULL AND "
+                                  "s.legal_hold = 0 AND c.legal_hold = 0",
+                              params));
   if (!row || row->IsNull(0)) return std::optional<TimePoint>();
   return std::optional<TimePoint>(FromUnix(row->Int(0)));
 }
@@ -367,15 +369,17 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   params.insert(params.end(), {monday, week, challenge_id});
   // Per week from submissions_status alone (its bytes_stored is the sum of the artifacts not yet
   // deleted): one row per week, not per submission. Weeks before this one count in this one.
-  ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT MAX((") + kDeletableAt +
-                                              " - ?) / ?, 0) AS w, COUNT(*), "
-                                              "SUM(s.bytes_stored) FROM submissions s INDEXED BY "
-                                              "submissions_status JOIN challenges c ON c.id = "
-                                              "s.challenge_id WHERE s.challenge_id = ? AND "
-                                              "s.is_artifact_deleted = 0 AND "
-                                              "s.retention_eligible_date IS NOT NULL AND "
-                                              "s.legal_hold = 0 AND c.legal_hold = 0 GROUP BY w",
-                                          params));
+  ASSIGN_OR_RETURN(auto rows,
+                   conn->Query("SELECT " + std::string(ScalarMax(*conn)) + "((" + kDeletableAt +
+                                   " - ?) / ?, 0) AS w, COUNT(*), "
+                                   "SUM(s.bytes_stored) FROM submissions s" +
+                                   IndexedBy(*conn, "submissions_status") +
+                                   " JOIN challenges c ON c.id = "
+                                   "s.challenge_id WHERE s.challenge_id = ? AND "
+                                   "s.is_artifact_deleted = 0 AND "
+                                   "s.retention_eligible_date IS NOT NULL AND "
+                                   "s.legal_hold = 0 AND c.legal_hold = 0 GROUP BY w",
+                               params));
   std::vector<std::pair<std::int64_t, std::int64_t>> buckets(static_cast<std::size_t>(weeks));
   std::int64_t total_subs = 0;
   std::int64_t total_bytes = 0;
