@@ -842,6 +842,30 @@ class ConfigErrorTests(WorkspaceTest):
             self.assertIn(part, r.stderr)
 
 
+class DatabaseUrlTests(WorkspaceTest):
+    """Issue 11 item 1: a postgresql:// URL is accepted; a malformed one is refused with exit 2
+    and an unreachable server fails with exit 1, each on one line naming the URL without its
+    password."""
+
+    def test_a_malformed_postgresql_url_is_refused_without_its_password(self):
+        for url, part in (("postgresql://u:s3cret@127.0.0.1:x/db", "port 'x'"),
+                          ("postgres://u:s3cret@127.0.0.1:5432/", "no database name")):
+            r = self.ws.run("migrate", env={"RETENTION_DB": url})
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(part, r.stderr)
+            self.assertIn(url.replace(":s3cret", ""), r.stderr)
+            self.assertNotIn("s3cret", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_an_unreachable_postgresql_server_is_named_without_its_password(self):
+        # Port 1 on loopback: nothing listens there.
+        r = self.ws.run("status", env={"RETENTION_DB": "postgresql://u:s3cret@127.0.0.1:1/db"})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("connect to postgresql://u@127.0.0.1:1/db", r.stderr)
+        self.assertNotIn("s3cret", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
 class FakeNowTests(WorkspaceTest):
     """Issue 8 defect 11: an invalid RETENTION_FAKE_NOW is refused by every command (exit 2, one
     line naming the variable and the value) instead of silently using the real clock."""

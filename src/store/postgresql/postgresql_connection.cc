@@ -48,6 +48,21 @@ std::string Short(std::string_view sql) {
   return "sql '" + s + (sql.size() > 60 ? "...'" : "'");
 }
 
+// libpq's message on one line: its lines (a hint after a tab-indented newline) joined by spaces,
+// the trailing newline dropped.
+std::string OneLine(std::string msg) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+  std::string out;
+  for (char c : msg) {
+    if (c == '\n' || c == '\t') {
+      if (!out.empty() && out.back() != ' ') out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
 // Owns a PGresult.
 struct ResultDeleter {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -161,7 +176,7 @@ class PostgresqlConnection final : public SqlConnection {
     if (!broken_) return Status::Ok();
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK) {
-      return Unavailable("reconnect to " + url_ + ": " + PQerrorMessage(conn_));
+      return Unavailable("reconnect to " + url_ + ": " + OneLine(PQerrorMessage(conn_)));
     }
     prepared_.clear();
     broken_ = false;
@@ -255,9 +270,8 @@ class PostgresqlConnection final : public SqlConnection {
   Result<PgResult> Check(PgResult res, std::string_view what) {
     const ExecStatusType st = res ? PQresultStatus(res.get()) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY) return res;
-    std::string msg = std::string(what) + " on " + url_ + ": ";
-    msg += res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_);
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+    std::string msg = std::string(what) + " on " + url_ + ": " +
+                      OneLine(res ? PQresultErrorMessage(res.get()) : PQerrorMessage(conn_));
     if (PQstatus(conn_) == CONNECTION_BAD) {
       const bool in_tx = tx_active_;
       broken_ = true;
@@ -341,13 +355,17 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url, bo
   char* parse_error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &parse_error);
   if (parsed == nullptr) {
-    std::string msg = parse_error != nullptr ? parse_error : "out of memory";
+    const std::string msg = OneLine(parse_error != nullptr ? parse_error : "out of memory");
     PQfreemem(parse_error);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return InvalidArgument("database url " + redacted + ": " + msg);
   }
   // libpq checks the port only when it connects; a malformed one is the URL's fault.
-  std::string bad;
+  std::string bad = "no database name after the host";
+  for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
+    if (o->keyword == std::string_view("dbname") && o->val != nullptr && o->val[0] != '\0') {
+      bad.clear();
+    }
+  }
   for (PQconninfoOption* o = parsed; o->keyword != nullptr; ++o) {
     if (o->val == nullptr) continue;
     const std::string_view key = o->keyword;
@@ -358,7 +376,6 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url, bo
         (ec != std::errc() || end != val.data() + val.size() || port < 1 || port > 65535)) {
       bad = "port '" + std::string(val) + "' is not a number between 1 and 65535";
     }
-    if (key == "dbname" && val.empty()) bad = "no database name after the host";
   }
   PQconninfoFree(parsed);
   if (!bad.empty()) return InvalidArgument("database url " + redacted + ": " + bad);
@@ -372,9 +389,8 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url, bo
   PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return Unavailable("connect to " + redacted + ": out of memory");
   if (PQstatus(conn) != CONNECTION_OK) {
-    std::string msg = PQerrorMessage(conn);
+    const std::string msg = OneLine(PQerrorMessage(conn));
     PQfinish(conn);
-    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return Unavailable("connect to " + redacted + ": " + msg);
   }
   // NOTICEs (e.g. "relation already exists, skipping") are not errors; keep them off stderr.
