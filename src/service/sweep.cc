@@ -207,7 +207,8 @@ Status CountOutsideTheWalk(SqlConnection& conn, const SweepOptions& options, Swe
                     "THEN g.n END), 0), COALESCE(SUM(CASE WHEN c.retention_policy_consent = 1 "
                     "AND p.is_public = 0 AND p.end_date IS NULL THEN g.n END), 0) "
                     "FROM (SELECT k.id AS challenge_id, s.phase_id, COUNT(*) AS n FROM "
-                    "challenges k CROSS JOIN submissions s" +
+                    "challenges k " +
+                        std::string(CrossJoin(conn)) + " submissions s" +
                         IndexedBy(conn, "submissions_status") +
                         " ON s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
                         "s.retention_eligible_date IS NULL" +

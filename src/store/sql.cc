@@ -235,6 +235,10 @@ std::string_view UpdateOrFail(const SqlConnection& conn) {
   return conn.Dialect() == "sqlite" ? "UPDATE OR FAIL" : "UPDATE";
 }
 
+std::string_view CrossJoin(const SqlConnection& conn) {
+  return conn.Dialect() == "sqlite" ? "CROSS JOIN" : "JOIN";
+}
+
 std::string_view ScalarMax(const SqlConnection& conn) {
   return conn.Dialect() == "sqlite" ? "MAX" : "GREATEST";
 }

@@ -132,8 +132,11 @@ Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view he
 //   UpdateOrFail(conn)    "UPDATE OR FAIL" on SQLite (a failing statement keeps the rows it
 //                         changed, no statement journal: ADR 0005 point 6), "UPDATE" elsewhere
 //                         (the statement undoes itself; callers retry row by row either way);
-//   ScalarMax(conn)       "MAX" on SQLite (with two or more arguments), "GREATEST" elsewhere.
+//   ScalarMax(conn)       "MAX" on SQLite (with two or more arguments), "GREATEST" elsewhere;
+//   CrossJoin(conn)       "CROSS JOIN" on SQLite (an inner join whose loop order SQLite keeps as
+//                         written), "JOIN" elsewhere (PostgreSQL's CROSS JOIN takes no ON).
 std::string IndexedBy(const SqlConnection& conn, std::string_view index);
+std::string_view CrossJoin(const SqlConnection& conn);
 std::string_view UpdateOrFail(const SqlConnection& conn);
 std::string_view ScalarMax(const SqlConnection& conn);
 
