@@ -9,7 +9,7 @@ packages=(
   libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 nlohmann-json3-dev libcli11-dev
   libtomlplusplus-dev libhowardhinnant-date-dev libsodium-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-aiosmtpd python3-botocore
+  python3 python3-aiosmtpd python3-botocore python3-psycopg2
   chromium curl wrk bc
 )
 
