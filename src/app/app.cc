@@ -87,6 +87,8 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
       config.database_url.find(":memory:") == std::string::npos) {
     ASSIGN_OR_RETURN(auto path, PathFromUrl(config.database_url, "sqlite"));
     ASSIGN_OR_RETURN(gate, OpenFileWriteGate(path + "-gate"));
+  } else if (config.database_url.rfind("postgres", 0) == 0) {
+    ASSIGN_OR_RETURN(gate, OpenPostgresqlWriteGate(config.database_url));
   }
   app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers), std::move(gate));
   ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));

@@ -399,4 +399,47 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url, bo
   return std::unique_ptr<SqlConnection>(std::make_unique<PostgresqlConnection>(conn, redacted));
 }
 
+namespace {
+
+class PostgresqlWriteGate final : public WriteGate {
+ public:
+  explicit PostgresqlWriteGate(std::unique_ptr<SqlConnection> conn) : conn_(std::move(conn)) {}
+
+  void BeginWrite() override {
+    Call("SELECT pg_advisory_lock_shared(?)", kGateAnnounceKey);
+    Call("SELECT pg_advisory_lock_shared(?)", kGateBatchKey);
+  }
+  void EndWrite() override {
+    Call("SELECT pg_advisory_unlock_shared(?)", kGateBatchKey);
+    Call("SELECT pg_advisory_unlock_shared(?)", kGateAnnounceKey);
+  }
+  bool TryBeginBatch() override {
+    if (!Call("SELECT pg_try_advisory_lock(?)", kGateAnnounceKey)) return false;
+    Call("SELECT pg_advisory_unlock(?)", kGateAnnounceKey);
+    Call("SELECT pg_advisory_lock(?)", kGateBatchKey);
+    return true;
+  }
+  void EndBatch() override { Call("SELECT pg_advisory_unlock(?)", kGateBatchKey); }
+
+ private:
+  // The boolean the statement returns (true for the void lock functions); true when it fails
+  // twice, the second time after the connection reopened.
+  bool Call(const char* sql, std::int64_t key) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      auto row = conn_->QueryOne(sql, {key});
+      if (row.ok()) return !row->has_value() || (*row)->IsNull(0) || (*row)->Bool(0);
+    }
+    return true;
+  }
+
+  std::unique_ptr<SqlConnection> conn_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<WriteGate>> OpenPostgresqlWriteGate(const std::string& url) {
+  ASSIGN_OR_RETURN(auto conn, OpenPostgresql(url));
+  return std::unique_ptr<WriteGate>(std::make_unique<PostgresqlWriteGate>(std::move(conn)));
+}
+
 }  // namespace retention

@@ -13,6 +13,7 @@
 
 #include "core/status.h"
 #include "store/sql.h"
+#include "store/write_gate.h"
 
 namespace retention {
 
@@ -25,6 +26,17 @@ inline constexpr std::int64_t kWriteLockKey = 0x726574656e74;  // "retent"
 // reached or refuses the login; both name the URL without its password.
 Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url,
                                                       bool read_only = false);
+
+// The cross-process write gate (store/write_gate.h, ADR 0005) on PostgreSQL: two session-level
+// advisory locks on a connection of its own to `url`, kGateAnnounceKey (the writers'
+// announcement: shared by writers, probed exclusively by a batch) and kGateBatchKey (the batch:
+// exclusive for a batch, shared by writers), the same protocol as OpenFileWriteGate's two bytes.
+// The server drops both when the process or its connection dies. A call that fails twice (the
+// server is gone) lets the caller go on: its own transactions then fail. Errors: those of
+// OpenPostgresql.
+inline constexpr std::int64_t kGateAnnounceKey = 0x726574656e7401;
+inline constexpr std::int64_t kGateBatchKey = 0x726574656e7402;
+Result<std::unique_ptr<WriteGate>> OpenPostgresqlWriteGate(const std::string& url);
 
 // `url` with its password left out (user:password@ and a password= parameter), for messages:
 // postgresql://user@host:port/db.

@@ -226,5 +226,35 @@ TEST_F(PostgresqlConnectionTest, AReadOnlyConnectionRefusesWrites) {
       << refused.status().ToString();
 }
 
+// Two gates stand for two processes on one database (ADR 0005's protocol on advisory locks).
+TEST_F(PostgresqlConnectionTest, TheWriteGateLetsWritersGoFirstAcrossProcesses) {
+  auto sweeper = OpenPostgresqlWriteGate(url_);
+  auto writer = OpenPostgresqlWriteGate(url_);
+  ASSERT_TRUE(sweeper.ok() && writer.ok());
+  // An announced writer keeps a batch from starting.
+  (*writer)->BeginWrite();
+  EXPECT_FALSE((*sweeper)->TryBeginBatch());
+  (*writer)->EndWrite();
+  ASSERT_TRUE((*sweeper)->TryBeginBatch());
+  // A writer that arrives during a batch waits for that batch.
+  std::atomic<bool> wrote = false;
+  std::thread late([&] {
+    (*writer)->BeginWrite();
+    wrote = true;
+    (*writer)->EndWrite();
+  });
+  for (int i = 0; i < 2000; ++i) {
+    auto waiting =
+        a_->QueryOne("SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+    ASSERT_TRUE(waiting.ok());
+    if ((*waiting)->Int(0) == 1) break;
+    std::this_thread::yield();
+  }
+  EXPECT_FALSE(wrote);
+  (*sweeper)->EndBatch();
+  late.join();
+  EXPECT_TRUE(wrote);
+}
+
 }  // namespace
 }  // namespace retention
