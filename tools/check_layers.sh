@@ -2,8 +2,9 @@
 # The layering check, run by `make test` (ctest: check_layers). Fails, naming each offending line,
 # when
 #   - a file outside src/app/, apps/ and tests includes an adapter header (store/sqlite/,
-#     artifacts/local/, artifacts/s3/, logs/local/, logs/cloudwatch/, notify/smtp/): only the
-#     composition root names backends. An adapter's own folder may include its own headers, and tests (*_test.cc
+#     store/postgresql/, artifacts/local/, artifacts/s3/, logs/local/, logs/cloudwatch/,
+#     notify/smtp/): only the composition root names backends. An adapter's own folder may
+#     include its own headers, and tests (*_test.cc
 #     anywhere, and everything under tests/) may include any adapter;
 #   - a file of src/domain/ other than a test includes anything but domain/, core/ and the
 #     standard library (<...> headers without a folder that names a library, e.g. <vector>).
@@ -16,7 +17,7 @@ cd "$root"
 # None today.
 known_exceptions=()
 
-adapters='store/sqlite|artifacts/local|artifacts/s3|logs/local|logs/cloudwatch|notify/smtp'
+adapters='store/sqlite|store/postgresql|artifacts/local|artifacts/s3|logs/local|logs/cloudwatch|notify/smtp'
 failures=0
 
 is_known() {

@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake ninja-build pkg-config git
-  libboost-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
+  libboost-dev libsqlite3-dev sqlite3 libpq-dev postgresql-15 nlohmann-json3-dev libcli11-dev
   libtomlplusplus-dev libhowardhinnant-date-dev libsodium-dev libcurl4-openssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libexpat1-dev libssl-dev
-  python3 python3-aiosmtpd python3-botocore
+  python3 python3-aiosmtpd python3-botocore python3-psycopg2
   chromium curl wrk bc
 )
 

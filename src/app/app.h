@@ -68,7 +68,8 @@ class App {
   std::unique_ptr<class Scheduler> scheduler_;
 };
 
-// Opens only the database named by `url` (sqlite://PATH). Used by App and by tools.
+// Opens only the database named by `url` (sqlite://PATH, postgresql://user[:password]@host:port/db
+// or postgres://...). Errors name the URL without a password. Used by App and by tools.
 Result<std::unique_ptr<SqlConnection>> OpenDatabase(const std::string& url, bool read_only = false);
 
 }  // namespace retention

@@ -208,9 +208,11 @@ Status CountOutsideTheWalk(SqlConnection& conn, const SweepOptions& options, Swe
                     "THEN g.n END), 0), COALESCE(SUM(CASE WHEN c.retention_policy_consent = 1 "
                     "AND p.is_public = 0 AND p.end_date IS NULL THEN g.n END), 0) "
                     "FROM (SELECT k.id AS challenge_id, s.phase_id, COUNT(*) AS n FROM "
-                    "challenges k CROSS JOIN submissions s INDEXED BY submissions_status ON "
-                    "s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
-                    "s.retention_eligible_date IS NULL" +
+                    "challenges k " +
+                        std::string(CrossJoin(conn)) + " submissions s" +
+                        IndexedBy(conn, "submissions_status") +
+                        " ON s.challenge_id = k.id AND s.is_artifact_deleted = 0 AND "
+                        "s.retention_eligible_date IS NULL" +
                         std::string(options.challenge_id ? " WHERE k.id = ?" : "") +
                         " GROUP BY k.id, s.phase_id) g "
                         "JOIN phases p ON p.id = g.phase_id JOIN challenges c ON c.id = "
@@ -281,15 +283,19 @@ struct Outcome {
 // itself; migration 8 dropped the per-row trigger that did. Both can run again over the same
 // ids without changing a row twice.
 // All its artifacts gone: deleted (R6), nothing stored.
-constexpr const char* kMarkSubmissionGone =
-    "UPDATE OR FAIL submissions SET is_artifact_deleted = 1, artifact_deletion_date = ?, "
-    "bytes_stored = 0 WHERE is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a "
-    "WHERE a.submission_id = submissions.id AND a.state <> 'deleted') AND id";
+std::string MarkSubmissionGone(const SqlConnection& conn) {
+  return std::string(UpdateOrFail(conn)) +
+         " submissions SET is_artifact_deleted = 1, artifact_deletion_date = ?, bytes_stored = 0 "
+         "WHERE is_artifact_deleted = 0 AND NOT EXISTS (SELECT 1 FROM artifacts a WHERE "
+         "a.submission_id = submissions.id AND a.state <> 'deleted') AND id";
+}
 // Some left: the bytes of those.
-constexpr const char* kRecountBytesStored =
-    "UPDATE OR FAIL submissions SET bytes_stored = (SELECT COALESCE(SUM(a.size_bytes), 0) FROM "
-    "artifacts a WHERE a.submission_id = submissions.id AND a.state <> 'deleted') WHERE "
-    "is_artifact_deleted = 0 AND id";
+std::string RecountBytesStored(const SqlConnection& conn) {
+  return std::string(UpdateOrFail(conn)) +
+         " submissions SET bytes_stored = (SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a "
+         "WHERE a.submission_id = submissions.id AND a.state <> 'deleted') WHERE "
+         "is_artifact_deleted = 0 AND id";
+}
 
 // Runs `head` IN (ids) as one statement per chunk (ExecForIds). When that fails (a trigger refused
 // a row, the disk is full, ...) it runs row by row, so that one bad row cannot take the others'
@@ -352,8 +358,9 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     // to a temp file: 167,116 pwrite64 in a 100k sweep against 24,670). Both statements can be
     // run again over the same ids without changing a row twice (ExecEach's row-by-row retry).
     ExecEach(conn,
-             "UPDATE OR FAIL artifacts SET state = 'deleted', attempts = attempts + 1, "
-             "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
+             std::string(UpdateOrFail(conn)) +
+                 " artifacts SET state = 'deleted', attempts = attempts + 1, "
+                 "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
              {now}, deleted, artifact_what, note);
     for (const Outcome& o : outcomes) {
       if (o.deleted) continue;
@@ -367,12 +374,12 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     // Only when no artifact is left: another process may have registered one since the batch
     // was read (a re-run's file), and that one waits for the next sweep (R6).
     ExecEach(
-        conn, kMarkSubmissionGone, {now}, all_gone,
+        conn, MarkSubmissionGone(conn), {now}, all_gone,
         [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
         note);
     // The bytes of the submissions that still have artifacts (a failure, or one registered since).
     ExecEach(
-        conn, kRecountBytesStored, {}, touched,
+        conn, RecountBytesStored(conn), {}, touched,
         [](std::int64_t id) { return "recount the bytes of submission " + std::to_string(id); },
         note);
     if (intent != 0 && first_error.ok()) {
@@ -465,8 +472,8 @@ Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, Sw
     }
     // Also those whose last record failed after all of their files were recorded gone, and the
     // bytes of the others.
-    RETURN_IF_ERROR(ExecForIds(conn, kMarkSubmissionGone, {now}, *ids).status());
-    RETURN_IF_ERROR(ExecForIds(conn, kRecountBytesStored, {}, *ids).status());
+    RETURN_IF_ERROR(ExecForIds(conn, MarkSubmissionGone(conn), {now}, *ids).status());
+    RETURN_IF_ERROR(ExecForIds(conn, RecountBytesStored(conn), {}, *ids).status());
     if (answered) RETURN_IF_ERROR(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {after}));
     RETURN_IF_ERROR(tx.Commit());
   }

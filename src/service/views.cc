@@ -16,10 +16,12 @@ using nlohmann::json;
 // The live, unheld submissions of one challenge that have an eligible date, read from
 // submissions_status alone (its bytes_stored is the sum of the artifacts not yet deleted): the
 // set the projection of the schedule is made for. Binds the challenge id.
-constexpr const char* kScheduledOfChallenge =
-    " FROM submissions s INDEXED BY submissions_status JOIN challenges c ON c.id = "
-    "s.challenge_id WHERE s.challenge_id = ? AND s.is_artifact_deleted = 0 AND "
-    "s.retention_eligible_date IS NOT NULL AND s.legal_hold = 0 AND c.legal_hold = 0";
+std::string ScheduledOfChallenge(const SqlConnection& conn) {
+  return " FROM submissions s" + IndexedBy(conn, "submissions_status") +
+         " JOIN challenges c ON c.id = s.challenge_id WHERE s.challenge_id = ? AND "
+         "s.is_artifact_deleted = 0 AND s.retention_eligible_date IS NOT NULL AND s.legal_hold = 0 "
+         "AND c.legal_hold = 0";
+}
 
 // The next deletion's three dates under their JSON names.
 void PutNextDeletion(json& j, const NextDeletion& next) {
@@ -114,7 +116,8 @@ Result<std::map<std::int64_t, Counts>> CountsByChallenge(SqlConnection& conn, Ti
                              "SUM(CASE WHEN s.legal_hold = 1 AND s.is_artifact_deleted = 0 "
                              "THEN 1 ELSE 0 END), "
                              "SUM(1 - s.is_artifact_deleted), SUM(s.bytes_stored) "
-                             "FROM submissions s INDEXED BY submissions_status ") +
+                             "FROM submissions s") +
+                     IndexedBy(conn, "submissions_status") + " " +
                      (challenge ? "WHERE s.challenge_id = ? " : "") + "GROUP BY s.challenge_id",
                  params));
   std::map<std::int64_t, Counts> out;
@@ -226,13 +229,13 @@ Result<NextDeletion> NextDeletionOf(SqlConnection& conn, const ServiceContext& c
   // max(eligible, notice + gap) among the noticed ones: the first of each group is enough.
   ASSIGN_OR_RETURN(auto unnoticed,
                    conn.QueryOne(std::string("SELECT MIN(s.retention_eligible_date)") +
-                                     kScheduledOfChallenge + " AND s.notice_sent_at IS NULL",
+                                     ScheduledOfChallenge(conn) + " AND s.notice_sent_at IS NULL",
                                  {challenge_id}));
   if (unnoticed && !unnoticed->IsNull(0)) consider(FromUnix(unnoticed->Int(0)), std::nullopt);
   ASSIGN_OR_RETURN(
       auto noticed,
       conn.QueryOne(std::string("SELECT s.retention_eligible_date, s.notice_sent_at") +
-                        kScheduledOfChallenge +
+                        ScheduledOfChallenge(conn) +
                         " AND s.notice_sent_at IS NOT NULL ORDER BY CASE WHEN "
                         "s.retention_eligible_date > s.notice_sent_at + ? THEN "
                         "s.retention_eligible_date ELSE s.notice_sent_at + ? END LIMIT 1",
@@ -387,7 +390,7 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   ASSIGN_OR_RETURN(auto rows, conn->Query(std::string("SELECT s.retention_eligible_date, "
                                                       "s.notice_sent_at, COUNT(*), "
                                                       "SUM(s.bytes_stored)") +
-                                              kScheduledOfChallenge + " GROUP BY 1, 2",
+                                              ScheduledOfChallenge(*conn) + " GROUP BY 1, 2",
                                           {challenge_id}));
   std::vector<std::pair<std::int64_t, std::int64_t>> buckets(static_cast<std::size_t>(weeks));
   std::map<TimePoint, std::pair<std::int64_t, std::int64_t>> by_run;

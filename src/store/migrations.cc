@@ -1,5 +1,6 @@
 #include "store/migrations.h"
 
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -8,12 +9,35 @@
 namespace retention {
 namespace {
 
+// A piece of a migration: for every engine, or for one (where their SQL differs). A migration's
+// pieces run in order, those of other engines left out.
+enum class Engine { kAll, kSqlite, kPostgresql };
+struct Part {
+  Engine engine;
+  const char* sql;
+};
+using Migration = std::vector<Part>;
+
+// PostgreSQL: keeps each table's identity sequence past the largest id, after inserts that name
+// their ids (imports do), so that the next insert without an id takes MAX(id) + 1 as SQLite's
+// INTEGER PRIMARY KEY does instead of colliding. Run once per INSERT statement.
+constexpr const char* kPostgresqlFollowIds = R"sql(
+CREATE FUNCTION retention_follow_ids() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, ''id''), COALESCE(MAX(id), 0) + 1, '
+                 'false) FROM %I.%I', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, TG_TABLE_SCHEMA,
+                 TG_TABLE_NAME);
+  RETURN NULL;
+END $$;
+)sql";
+
 // Times are INTEGER Unix seconds (UTC), so that date math is plain arithmetic in every engine.
-// Booleans are INTEGER 0/1.
-const std::vector<const char*>& Migrations() {
-  static const std::vector<const char*> kMigrations = {
+// Booleans are INTEGER 0/1. Pieces for every engine are written in SQLite's DDL;
+// PostgresqlDdl turns them into PostgreSQL's.
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
       // 1: the whole model of DESIGN.md.
-      R"sql(
+      {{Engine::kPostgresql, kPostgresqlFollowIds}, {Engine::kAll, R"sql(
 CREATE TABLE users (
   id INTEGER PRIMARY KEY,
   username TEXT NOT NULL UNIQUE,
@@ -171,9 +195,9 @@ CREATE TABLE log_retention_state (
   last_error TEXT,
   updated_at INTEGER NOT NULL
 );
-)sql",
+)sql"}},
       // 2: a sweep's deletion intent (ADR 0005) and the per-challenge sweep index.
-      R"sql(
+      {{Engine::kAll, R"sql(
 -- Set, in a committed transaction, just before the sweep deletes the artifact's file; cleared
 -- when the outcome is recorded. A set value after a crash or a failed commit means "the file may
 -- be gone": the next sweep looks at storage and records the truth before anything else.
@@ -181,13 +205,17 @@ ALTER TABLE artifacts ADD COLUMN delete_started_at INTEGER;
 CREATE INDEX artifacts_deleting ON artifacts(id) WHERE delete_started_at IS NOT NULL;
 CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id)
   WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
-)sql",
+)sql"}},
       // 3: status from one pass over an index (issue 9): each submission carries the bytes of
       // its artifacts not yet deleted, kept by triggers wherever artifacts change.
-      R"sql(
+      {{Engine::kAll, R"sql(
 ALTER TABLE submissions ADD COLUMN bytes_stored INTEGER NOT NULL DEFAULT 0;
 UPDATE submissions SET bytes_stored = (SELECT COALESCE(SUM(a.size_bytes), 0) FROM artifacts a
   WHERE a.submission_id = submissions.id AND a.state <> 'deleted');
+CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
+  retention_eligible_date, legal_hold, bytes_stored);
+)sql"},
+       {Engine::kSqlite, R"sql(
 CREATE TRIGGER artifacts_bytes_insert AFTER INSERT ON artifacts WHEN NEW.state <> 'deleted'
 BEGIN
   UPDATE submissions SET bytes_stored = bytes_stored + NEW.size_bytes WHERE id = NEW.submission_id;
@@ -203,41 +231,87 @@ CREATE TRIGGER artifacts_bytes_delete AFTER DELETE ON artifacts WHEN OLD.state <
 BEGIN
   UPDATE submissions SET bytes_stored = bytes_stored - OLD.size_bytes WHERE id = OLD.submission_id;
 END;
-CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
-  retention_eligible_date, legal_hold, bytes_stored);
-)sql",
+)sql"},
+       // The same three triggers, each a PL/pgSQL function.
+       {Engine::kPostgresql, R"sql(
+CREATE FUNCTION artifacts_bytes_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored + NEW.size_bytes WHERE id = NEW.submission_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER artifacts_bytes_insert AFTER INSERT ON artifacts FOR EACH ROW
+  WHEN (NEW.state <> 'deleted') EXECUTE FUNCTION artifacts_bytes_insert();
+CREATE FUNCTION artifacts_bytes_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored
+    - (CASE WHEN OLD.state <> 'deleted' THEN OLD.size_bytes ELSE 0 END)
+    + (CASE WHEN NEW.state <> 'deleted' THEN NEW.size_bytes ELSE 0 END)
+  WHERE id = NEW.submission_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER artifacts_bytes_update AFTER UPDATE OF state, size_bytes ON artifacts FOR EACH ROW
+  EXECUTE FUNCTION artifacts_bytes_update();
+CREATE FUNCTION artifacts_bytes_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored - OLD.size_bytes WHERE id = OLD.submission_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER artifacts_bytes_delete AFTER DELETE ON artifacts FOR EACH ROW
+  WHEN (OLD.state <> 'deleted') EXECUTE FUNCTION artifacts_bytes_delete();
+)sql"}},
       // 4: the origin of each log group (issue 8 defect 1, ADR 0004): the first time the service
       // saw the group (first reconcile or first ingested line). R8's before-E policy counts from
       // it, never from a moving now. A group reconciled before this migration gets the time of its
       // first recorded policy change (the audit ledger), else its last reconcile: the earliest
       // time known for it.
-      R"sql(
+      {{Engine::kAll, R"sql(
 CREATE TABLE log_group_origins (
   group_name TEXT PRIMARY KEY,
   first_seen_at INTEGER NOT NULL
 );
+)sql"},
+       {Engine::kSqlite, R"sql(
 INSERT INTO log_group_origins (group_name, first_seen_at)
   SELECT s.group_name, MIN(COALESCE(e.at, s.updated_at), s.updated_at)
   FROM log_retention_state s
   LEFT JOIN (SELECT challenge_id, MIN(at) AS at FROM audit_events
              WHERE action = 'log_retention_applied' GROUP BY challenge_id) e
     ON e.challenge_id = s.challenge_id;
-)sql",
+)sql"},
+       // LEAST for SQLite's two-argument MIN.
+       {Engine::kPostgresql, R"sql(
+INSERT INTO log_group_origins (group_name, first_seen_at)
+  SELECT s.group_name, LEAST(COALESCE(e.at, s.updated_at), s.updated_at)
+  FROM log_retention_state s
+  LEFT JOIN (SELECT challenge_id, MIN(at) AS at FROM audit_events
+             WHERE action = 'log_retention_applied' GROUP BY challenge_id) e
+    ON e.challenge_id = s.challenge_id;
+)sql"}},
       // 5: a sweep's deletion intent per batch, not per artifact (issue 9, ADR 0005): one row,
       // written in a committed transaction before the batch deletes anything, names the
       // submissions whose artifacts it may delete; it goes in the transaction that records the
       // outcomes. A row left by a crash or a failed record means "these files may be gone": the
       // next sweep asks storage about every artifact of those submissions not recorded deleted.
       // Intents of the per-artifact form (migration 2) are carried over.
-      R"sql(
+      {{Engine::kAll, R"sql(
 CREATE TABLE sweep_intents (
   id INTEGER PRIMARY KEY,
   started_at INTEGER NOT NULL,
   submission_ids TEXT NOT NULL  -- decimal ids separated by ','
 );
+)sql"},
+       {Engine::kSqlite, R"sql(
 INSERT INTO sweep_intents (started_at, submission_ids)
   SELECT MIN(delete_started_at), group_concat(DISTINCT submission_id) FROM artifacts
   WHERE delete_started_at IS NOT NULL HAVING COUNT(*) > 0;
+)sql"},
+       // string_agg for SQLite's group_concat.
+       {Engine::kPostgresql, R"sql(
+INSERT INTO sweep_intents (started_at, submission_ids)
+  SELECT MIN(delete_started_at), string_agg(DISTINCT submission_id::text, ',') FROM artifacts
+  WHERE delete_started_at IS NOT NULL HAVING COUNT(*) > 0;
+)sql"},
+       {Engine::kAll, R"sql(
 UPDATE artifacts SET delete_started_at = NULL WHERE delete_started_at IS NOT NULL;
 DROP INDEX artifacts_deleting;
 -- is_artifact_deleted as a column too, so that the listing of a challenge on hold is served by
@@ -245,37 +319,37 @@ DROP INDEX artifacts_deleting;
 DROP INDEX submission_sweep_challenge;
 CREATE INDEX submission_sweep_challenge ON submissions(challenge_id, retention_eligible_date, id,
   is_artifact_deleted) WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
-)sql",
+)sql"}},
       // 6: phase policies (R1): an admin's retention days for one phase, or `keep` (never
       // deleted), each with its reason. Days and keep exclude each other; a reason goes with
       // either.
-      R"sql(
+      {{Engine::kAll, R"sql(
 ALTER TABLE phases ADD COLUMN retention_days INTEGER
   CHECK (retention_days BETWEEN 1 AND 3653);
 ALTER TABLE phases ADD COLUMN retention_policy TEXT
   CHECK (retention_policy IN ('keep'));
 ALTER TABLE phases ADD COLUMN retention_policy_reason TEXT;
-)sql",
+)sql"}},
       // 7: indexes for the sweep's walk and its counts (issue 9). challenge_id in
       // submission_sweep, so that a sweep of every challenge passes over the entries of the
       // challenges on hold (listed apart) in the index, without their rows; phase_id in
       // submissions_status after the eligible date, so that the submissions without one are
       // counted per phase (R2's reasons) from the index, in order, without their rows; and
       // notice_sent_at, so that the next deletion date and the forecast read the index alone.
-      R"sql(
+      {{Engine::kAll, R"sql(
 DROP INDEX submission_sweep;
 CREATE INDEX submission_sweep ON submissions(retention_eligible_date, id, challenge_id)
   WHERE retention_eligible_date IS NOT NULL AND is_artifact_deleted = 0;
 DROP INDEX submissions_status;
 CREATE INDEX submissions_status ON submissions(challenge_id, is_artifact_deleted,
   retention_eligible_date, phase_id, legal_hold, bytes_stored, notice_sent_at);
-)sql",
+)sql"}},
       // 8: the sweep keeps bytes_stored itself when it records artifacts deleted (issue 9): the
       // per-row trigger on every state change rewrote each submission (and its submissions_status
       // entry) once per artifact, about 40% of the cost of recording a batch. Only the sweep
       // changes an artifact's state (src/service/sweep.cc); a change of size still goes through
       // a trigger.
-      R"sql(
+      {{Engine::kSqlite, R"sql(
 DROP TRIGGER artifacts_bytes_update;
 CREATE TRIGGER artifacts_bytes_resize AFTER UPDATE OF size_bytes ON artifacts
   WHEN OLD.state <> 'deleted' AND NEW.state <> 'deleted'
@@ -283,9 +357,56 @@ BEGIN
   UPDATE submissions SET bytes_stored = bytes_stored - OLD.size_bytes + NEW.size_bytes
   WHERE id = NEW.submission_id;
 END;
-)sql",
+)sql"},
+       {Engine::kPostgresql, R"sql(
+DROP TRIGGER artifacts_bytes_update ON artifacts;
+DROP FUNCTION artifacts_bytes_update();
+CREATE FUNCTION artifacts_bytes_resize() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE submissions SET bytes_stored = bytes_stored - OLD.size_bytes + NEW.size_bytes
+  WHERE id = NEW.submission_id;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER artifacts_bytes_resize AFTER UPDATE OF size_bytes ON artifacts FOR EACH ROW
+  WHEN (OLD.state <> 'deleted' AND NEW.state <> 'deleted')
+  EXECUTE FUNCTION artifacts_bytes_resize();
+)sql"}},
   };
   return kMigrations;
+}
+
+// SQLite's DDL as PostgreSQL's: 64-bit integers (BIGINT), `id INTEGER PRIMARY KEY` as an
+// identity column that follows explicit ids (kPostgresqlFollowIds), and foreign keys DEFERRABLE
+// (INITIALLY IMMEDIATE), so that SqlConnection::DeferForeignKeys can defer them.
+std::string PostgresqlDdl(const std::string& sql) {
+  static const std::regex kIdKey(R"(\bid INTEGER PRIMARY KEY\b)");
+  static const std::regex kInteger(R"(\bINTEGER\b)");
+  static const std::regex kReference(R"((REFERENCES \w+\(\w+\)))");
+  static const std::regex kTableWithId(R"(CREATE TABLE (\w+) \(\s*id INTEGER PRIMARY KEY)");
+  std::string out =
+      std::regex_replace(sql, kIdKey, "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY");
+  out = std::regex_replace(out, kInteger, "BIGINT");
+  out = std::regex_replace(out, kReference, "$1 DEFERRABLE");
+  for (std::sregex_iterator it(sql.begin(), sql.end(), kTableWithId), end; it != end; ++it) {
+    const std::string table = (*it)[1];
+    out += "CREATE TRIGGER " + table + "_follow_ids AFTER INSERT ON " + table +
+           " FOR EACH STATEMENT EXECUTE FUNCTION retention_follow_ids();\n";
+  }
+  return out;
+}
+
+// The script of migration `version` (1-based) for `conn`'s engine.
+std::string MigrationScript(const SqlConnection& conn, int version) {
+  const bool postgresql = conn.Dialect() == "postgresql";
+  std::string script;
+  for (const Part& part : Migrations()[static_cast<std::size_t>(version - 1)]) {
+    if (part.engine == Engine::kAll) {
+      script += postgresql ? PostgresqlDdl(part.sql) : std::string(part.sql);
+    } else if (part.engine == (postgresql ? Engine::kPostgresql : Engine::kSqlite)) {
+      script += part.sql;
+    }
+  }
+  return script;
 }
 
 }  // namespace
@@ -293,9 +414,11 @@ END;
 int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
 
 Result<int> Migrate(SqlConnection& conn) {
-  RETURN_IF_ERROR(
-      conn.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                      "applied_at INTEGER NOT NULL)"));
+  const std::string create_versions =
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+      "applied_at INTEGER NOT NULL)";
+  RETURN_IF_ERROR(conn.ExecScript(conn.Dialect() == "postgresql" ? PostgresqlDdl(create_versions)
+                                                                 : create_versions));
   int applied = 0;
   for (int version = 1; version <= LatestSchemaVersion(); ++version) {
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
@@ -303,7 +426,7 @@ Result<int> Migrate(SqlConnection& conn) {
                      conn.QueryOne("SELECT version FROM schema_migrations WHERE version = ?",
                                    {std::int64_t{version}}));
     if (row) continue;
-    if (auto s = conn.ExecScript(Migrations()[static_cast<std::size_t>(version - 1)]); !s.ok()) {
+    if (auto s = conn.ExecScript(MigrationScript(conn, version)); !s.ok()) {
       return s.WithContext("migration " + std::to_string(version));
     }
     RETURN_IF_ERROR(conn.Exec("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",

@@ -236,4 +236,20 @@ Database::Lease Database::LockRead() {
   return {std::unique_lock<std::mutex>(r.mu), *r.conn};
 }
 
+std::string IndexedBy(const SqlConnection& conn, std::string_view index) {
+  return conn.Dialect() == "sqlite" ? " INDEXED BY " + std::string(index) : std::string();
+}
+
+std::string_view UpdateOrFail(const SqlConnection& conn) {
+  return conn.Dialect() == "sqlite" ? "UPDATE OR FAIL" : "UPDATE";
+}
+
+std::string_view CrossJoin(const SqlConnection& conn) {
+  return conn.Dialect() == "sqlite" ? "CROSS JOIN" : "JOIN";
+}
+
+std::string_view ScalarMax(const SqlConnection& conn) {
+  return conn.Dialect() == "sqlite" ? "MAX" : "GREATEST";
+}
+
 }  // namespace retention

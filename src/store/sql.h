@@ -141,6 +141,20 @@ Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view he
                                         const SqlParams& leading,
                                         const std::vector<std::int64_t>& ids);
 
+// The few words of SQLite that PostgreSQL lacks, for statements written once for both engines;
+// SQLite's statements and plans stay as they are, PostgreSQL gets its own form:
+//   IndexedBy(conn, "i")  " INDEXED BY i" on SQLite (pins the plan), "" elsewhere;
+//   UpdateOrFail(conn)    "UPDATE OR FAIL" on SQLite (a failing statement keeps the rows it
+//                         changed, no statement journal: ADR 0005 point 6), "UPDATE" elsewhere
+//                         (the statement undoes itself; callers retry row by row either way);
+//   ScalarMax(conn)       "MAX" on SQLite (with two or more arguments), "GREATEST" elsewhere;
+//   CrossJoin(conn)       "CROSS JOIN" on SQLite (an inner join whose loop order SQLite keeps as
+//                         written), "JOIN" elsewhere (PostgreSQL's CROSS JOIN takes no ON).
+std::string IndexedBy(const SqlConnection& conn, std::string_view index);
+std::string_view CrossJoin(const SqlConnection& conn);
+std::string_view UpdateOrFail(const SqlConnection& conn);
+std::string_view ScalarMax(const SqlConnection& conn);
+
 // RAII transaction: rolls back on destruction unless Commit() succeeded.
 class Transaction {
  public:

@@ -14,6 +14,7 @@
 #include "store/sql.h"
 #include "store/sqlite/sqlite_connection.h"
 #include "testing/contract.h"
+#include "testing/postgresql_server.h"
 #include "testing/test_support.h"
 
 namespace retention {
@@ -34,6 +35,7 @@ const SqlBackend kSqlBackends[] = {
      [](const std::filesystem::path& scratch, bool read_only) {
        return OpenSqlite((scratch / "contract.db").string(), read_only);
      }},
+    {"postgresql", testing::OpenTestPostgresql},
 };
 
 class SqlConnectionContract : public ::testing::TestWithParam<SqlBackend> {
@@ -196,6 +198,42 @@ TEST_P(SqlConnectionContract, TransactionRollsBackUnlessCommitted) {
   auto other = Open(/*read_only=*/true);
   ASSERT_NE(other, nullptr);
   EXPECT_EQ(Count(*other, "host_teams"), 1);
+}
+
+// As in SQLite, a statement that fails inside a transaction undoes itself only: the transaction
+// goes on and commits what the other statements did (the sweep's outcome statements rely on it,
+// ADR 0005 point 3).
+TEST_P(SqlConnectionContract, AFailedStatementInsideATransactionUndoesOnlyItself) {
+  auto conn = Open();
+  ASSERT_NE(conn, nullptr);
+  {
+    auto tx = Transaction::Start(*conn, TxMode::kWrite);
+    ASSERT_TRUE(tx.ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'a')").ok());
+    auto dup = conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'again')");
+    EXPECT_EQ(dup.status().code(), StatusCode::kAlreadyExists) << dup.status().ToString();
+    EXPECT_FALSE(conn->Exec("UPDATE no_such_table SET x = 1").ok());
+    ASSERT_TRUE(conn->Exec("INSERT INTO host_teams (id, name) VALUES (2, 'b')").ok());
+    const Status committed = tx->Commit();
+    ASSERT_TRUE(committed.ok()) << committed.ToString();
+  }
+  auto names = conn->Query("SELECT name FROM host_teams ORDER BY id");
+  ASSERT_TRUE(names.ok());
+  ASSERT_EQ(names->size(), 2u);
+  EXPECT_EQ((*names)[0].Text(0), "a");
+  EXPECT_EQ((*names)[1].Text(0), "b");
+}
+
+// Ids that an insert names (an import's) do not collide with the ids that later inserts without
+// one are given: they take MAX(id) + 1, as SQLite's INTEGER PRIMARY KEY does.
+TEST_P(SqlConnectionContract, AnInsertWithoutAnIdTakesOneAfterTheLargest) {
+  auto conn = Open();
+  ASSERT_NE(conn, nullptr);
+  ASSERT_TRUE(conn->Exec("INSERT INTO host_teams (id, name) VALUES (1, 'a'), (7, 'b')").ok());
+  auto id = conn->QueryOne("INSERT INTO host_teams (name) VALUES ('c') RETURNING id");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  ASSERT_TRUE(id->has_value());
+  EXPECT_EQ((*id)->Int(0), 8);
 }
 
 TEST_P(SqlConnectionContract, DeferredForeignKeysAreCheckedAtCommit) {

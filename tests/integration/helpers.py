@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import tempfile
 import unittest
+import uuid
 
 from storage_helpers import is_s3, open_storage  # noqa: F401 (is_s3 for the tests)
 
@@ -18,6 +19,23 @@ SOURCE_DIR = os.environ.get("RETENTION_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), "..", ".."))
 
 NOW = "2026-06-01T00:00:00Z"
+
+# A postgresql:// URL here (set by postgresql_server.py) runs every Workspace on that server, in
+# a database of its own; otherwise each Workspace has a SQLite file.
+POSTGRESQL_SERVER = os.environ.get("RETENTION_DB", "")
+if not POSTGRESQL_SERVER.startswith(("postgresql://", "postgres://")):
+    POSTGRESQL_SERVER = ""
+
+
+def _postgresql_connect(url):
+    import psycopg2  # Debian's python3-psycopg2; needed only for runs on PostgreSQL
+    return psycopg2.connect(url)
+
+
+def _postgresql_sql(query):
+    """sqlite3's `?` placeholders as psycopg2's `%s` (the tests' SQL has no `?` or `%` in
+    literals)."""
+    return query.replace("%", "%%").replace("?", "%s")
 
 
 def iso(t):
@@ -38,11 +56,20 @@ class Workspace:
     def __init__(self, now=NOW, notice_days=0, extra_env=None):
         self.dir = tempfile.mkdtemp(prefix="retention-it-")
         self.db = os.path.join(self.dir, "retention.db")
+        self.db_url = "sqlite://" + self.db
+        if POSTGRESQL_SERVER:
+            name = "it_" + uuid.uuid4().hex[:12]
+            admin = _postgresql_connect(POSTGRESQL_SERVER)
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute("CREATE DATABASE %s STRATEGY = FILE_COPY" % name)
+            admin.close()
+            self.db_url = POSTGRESQL_SERVER.rsplit("/", 1)[0] + "/" + name
         self.artifacts = os.path.join(self.dir, "artifacts")
         os.makedirs(self.artifacts)
         self.env = dict(os.environ)
         self.env.update({
-            "RETENTION_DB": "sqlite://" + self.db,
+            "RETENTION_DB": self.db_url,
             "RETENTION_STORAGE": "file://" + self.artifacts,
             "RETENTION_LOGS": "file://" + os.path.join(self.dir, "logs"),
             "RETENTION_NOTICE_DAYS": str(notice_days),
@@ -63,6 +90,13 @@ class Workspace:
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
+        if POSTGRESQL_SERVER:
+            admin = _postgresql_connect(POSTGRESQL_SERVER)
+            admin.autocommit = True
+            with admin.cursor() as cur:
+                cur.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)"
+                            % self.db_url.rsplit("/", 1)[1])
+            admin.close()
 
     def run(self, *args, check=None, input=None, env=None):
         e = dict(self.env)
@@ -103,6 +137,16 @@ class Workspace:
         return path
 
     def sql(self, query, params=()):
+        if POSTGRESQL_SERVER:
+            con = _postgresql_connect(self.db_url)
+            try:
+                with con.cursor() as cur:
+                    cur.execute(_postgresql_sql(query), tuple(params))
+                    rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                con.commit()
+                return rows
+            finally:
+                con.close()
         con = sqlite3.connect(self.db)
         try:
             cur = con.execute(query, params)
@@ -112,13 +156,33 @@ class Workspace:
         finally:
             con.close()
 
-    def dump(self):
-        """The whole database as text plus the artifact files, to compare states."""
-        con = sqlite3.connect(self.db)
+    def _postgresql_dump(self):
+        """Every table's rows in the order of all their columns (PostgreSQL keeps no stable
+        physical order)."""
+        con = _postgresql_connect(self.db_url)
         try:
-            lines = list(con.iterdump())
+            with con.cursor() as cur:
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE "
+                            "table_schema = 'public' ORDER BY table_name")
+                lines = []
+                for (table,) in cur.fetchall():
+                    cur.execute("SELECT * FROM %s" % table)
+                    rows = sorted(repr(tuple(r)) for r in cur.fetchall())
+                    lines += ["%s %s" % (table, r) for r in rows]
+                return lines
         finally:
             con.close()
+
+    def dump(self):
+        """The whole database as text plus the artifact keys, to compare states."""
+        if POSTGRESQL_SERVER:
+            lines = self._postgresql_dump()
+        else:
+            con = sqlite3.connect(self.db)
+            try:
+                lines = list(con.iterdump())
+            finally:
+                con.close()
         return "\n".join(lines), self.storage.keys()
 
     def files(self):

@@ -8,8 +8,8 @@ import subprocess
 import time
 import unittest
 
-from helpers import (BIN, DataSet, Workspace, WorkspaceTest, days_before, is_s3,
-                     local_storage_only)
+from helpers import (BIN, POSTGRESQL_SERVER, DataSet, Workspace, WorkspaceTest, days_before,
+                     is_s3, local_storage_only, parse)
 
 
 def ids(items):
@@ -224,10 +224,9 @@ class NoticeGateTests(WorkspaceTest):
         plan = self.ws.json("cleanup", "--dry-run")
         self.assertEqual({s["reason"] for s in plan["skipped"]}, {"no_notice_yet"})
         a, b = (s["id"] for s in p["submissions"])
-        self.ws.sql("UPDATE submissions SET notice_sent_at = strftime('%s', ?) WHERE id = ?",
-                    (days_before(20).replace("Z", ""), a))
-        self.ws.sql("UPDATE submissions SET notice_sent_at = strftime('%s', ?) WHERE id = ?",
-                    (days_before(3).replace("Z", ""), b))
+        for sub, days in ((a, 20), (b, 3)):
+            self.ws.sql("UPDATE submissions SET notice_sent_at = ? WHERE id = ?",
+                        (int(parse(days_before(days)).timestamp()), sub))
         done = self.ws.json("cleanup")
         self.assertEqual(ids(done["deleted"]), [a])
         self.assertEqual({s["submission_id"]: s["reason"] for s in done["skipped"]},
@@ -246,8 +245,8 @@ class NoticeGateTests(WorkspaceTest):
         c2["consent"] = {"by": "erin", "at": days_before(150)}
         d.phase(c2, end_days_ago=60, submissions=1)
         d.load()
-        self.ws.sql("UPDATE users SET email = 'alice@example.org' || char(10) || 'Bcc: all@example.org' "
-                    "WHERE username = 'alice'")
+        self.ws.sql("UPDATE users SET email = ? WHERE username = 'alice'",
+                    ("alice@example.org\nBcc: all@example.org",))
         r = self.ws.run("--json", "notify")
         self.assertEqual(r.returncode, 1, r.stderr)
         errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
@@ -712,9 +711,7 @@ class AuditTests(WorkspaceTest):
         self.assertGreaterEqual(n, 5)
         for event_id in (1, n):  # the first and the last event
             saved = self.ws.sql("SELECT notes FROM audit_events WHERE id = ?", (event_id,))[0][0]
-            subprocess.run(["sqlite3", self.ws.db,
-                            "UPDATE audit_events SET notes = 'forged' WHERE id = %d" % event_id],
-                           check=True)
+            self.ws.sql("UPDATE audit_events SET notes = 'forged' WHERE id = ?", (event_id,))
             r = self.ws.run("audit", "verify")
             self.assertEqual(r.returncode, 1)
             self.assertIn("event %d" % event_id, r.stderr)
@@ -769,6 +766,8 @@ class AuditCanonicalFormTests(WorkspaceTest):
                     (self.event,))
         self.assertTamperedEvent(self.event)
 
+    @unittest.skipIf(POSTGRESQL_SERVER, "SQLite only: a PostgreSQL BIGINT column cannot hold "
+                     "'7abc' or 7.9, the forgery this test makes")
     def test_issue8_defect12_a_challenge_id_that_is_not_exactly_an_integer_is_tampering(self):
         for forged in ("7abc", 7.9):
             self.ws.sql("UPDATE audit_events SET challenge_id = ? WHERE id = ?",
@@ -883,8 +882,6 @@ class JsonOutputTests(WorkspaceTest):
         self.assertEqual(out["log_group"], "challenge-pk-1-production-workers")
 
 
-if __name__ == "__main__":
-    unittest.main()
 
 
 class ConfigErrorTests(WorkspaceTest):
@@ -985,6 +982,30 @@ class StorageUrlTests(WorkspaceTest):
         self.assertEqual(self.ws.dump(), before)
 
 
+class DatabaseUrlTests(WorkspaceTest):
+    """Issue 11 item 1: a postgresql:// URL is accepted; a malformed one is refused with exit 2
+    and an unreachable server fails with exit 1, each on one line naming the URL without its
+    password."""
+
+    def test_a_malformed_postgresql_url_is_refused_without_its_password(self):
+        for url, part in (("postgresql://u:s3cret@127.0.0.1:x/db", "port 'x'"),
+                          ("postgres://u:s3cret@127.0.0.1:5432/", "no database name")):
+            r = self.ws.run("migrate", env={"RETENTION_DB": url})
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(part, r.stderr)
+            self.assertIn(url.replace(":s3cret", ""), r.stderr)
+            self.assertNotIn("s3cret", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+    def test_an_unreachable_postgresql_server_is_named_without_its_password(self):
+        # Port 1 on loopback: nothing listens there.
+        r = self.ws.run("status", env={"RETENTION_DB": "postgresql://u:s3cret@127.0.0.1:1/db"})
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("connect to postgresql://u@127.0.0.1:1/db", r.stderr)
+        self.assertNotIn("s3cret", r.stderr)
+        self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
 class FakeNowTests(WorkspaceTest):
     """Issue 8 defect 11: an invalid RETENTION_FAKE_NOW is refused by every command (exit 2, one
     line naming the variable and the value) instead of silently using the real clock."""
@@ -1030,3 +1051,7 @@ class FakeNowTests(WorkspaceTest):
         j = self.ws.json("cleanup")
         self.assertEqual(j["deleted"], [])
         self.assertEqual(self.ws.dump()[1], self.before[1])
+
+
+if __name__ == "__main__":
+    unittest.main()

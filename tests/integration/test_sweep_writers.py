@@ -16,7 +16,7 @@ import time
 import unittest
 
 from api_helpers import Server
-from helpers import BIN, DataSet, Workspace
+from helpers import BIN, POSTGRESQL_SERVER, DataSet, Workspace
 
 ADMIN = "admin-token-123"
 HOST = "alice-token-123"
@@ -139,8 +139,14 @@ class BookkeepingSurvivesFailuresTest(unittest.TestCase):
 
     def test_a_failing_statement_keeps_the_record_of_every_deleted_file_and_exits_1(self):
         ws, ids = self.make()
-        ws.sql("CREATE TRIGGER boom BEFORE UPDATE OF is_artifact_deleted ON submissions "
-               "WHEN NEW.id = %d BEGIN SELECT RAISE(ABORT, 'disk full'); END" % ids[1])
+        if POSTGRESQL_SERVER:
+            ws.sql("CREATE FUNCTION boom() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'disk full'; END $$")
+            ws.sql("CREATE TRIGGER boom BEFORE UPDATE OF is_artifact_deleted ON submissions "
+                   "FOR EACH ROW WHEN (NEW.id = %d) EXECUTE FUNCTION boom()" % ids[1])
+        else:
+            ws.sql("CREATE TRIGGER boom BEFORE UPDATE OF is_artifact_deleted ON submissions "
+                   "WHEN NEW.id = %d BEGIN SELECT RAISE(ABORT, 'disk full'); END" % ids[1])
         p = ws.run("cleanup")
         self.assertEqual(p.returncode, 1, p.stderr)  # an internal failure, not "refused by a rule"
         self.assertIn("submission %d" % ids[1], p.stderr)
@@ -150,7 +156,7 @@ class BookkeepingSurvivesFailuresTest(unittest.TestCase):
         flags = dict(ws.sql("SELECT id, is_artifact_deleted FROM submissions"))
         self.assertEqual([flags[i] for i in ids], [1, 0, 1, 1])
         # After a withdrawal nothing sweeps the challenge again: the status must already be true.
-        ws.sql("DROP TRIGGER boom")
+        ws.sql("DROP TRIGGER boom" + (" ON submissions" if POSTGRESQL_SERVER else ""))
         ws.run("consent", "1", "alice", "--withdraw", check=0)
         status = ws.json("status")
         self.assertEqual(status["overall"]["submissions"]["bytes_stored"], 0)
