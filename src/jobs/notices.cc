@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/markup.h"
 #include "core/units.h"
 #include "notify/outbox.h"
 #include "service/audit_log.h"
@@ -37,33 +38,6 @@ void LogLine(const std::string& line) { std::cerr << "retention: " << line << '\
 std::string HumanTime(TimePoint t) {
   std::string s = FormatTime(t);  // 2027-03-01T02:00:00Z
   return s.substr(0, 10) + " " + s.substr(11, 5) + " UTC";
-}
-
-std::string HtmlEscape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
 }
 
 std::string KindText(const std::string& kind) {
@@ -280,7 +254,7 @@ MailMessage RenderNotice(const NoticeContent& n, TimePoint now) {
   std::string kinds_html;
   for (const auto& k : n.artifact_kinds) {
     kinds_text += "  - " + KindText(k) + "\n";
-    kinds_html += "<li>" + HtmlEscape(KindText(k)) + "</li>";
+    kinds_html += "<li>" + MarkupEscape(KindText(k)) + "</li>";
   }
   if (n.artifact_kinds.empty()) {
     kinds_text = "  - no stored files remain (nothing will be freed)\n";
@@ -298,10 +272,10 @@ MailMessage RenderNotice(const NoticeContent& n, TimePoint now) {
     groups_text += "  - " + c + ": deletion date " + FormatDate(g.deletion_date) + " (" +
                    std::to_string(DaysRemaining(g.deletion_date, now)) + " days remaining); " +
                    sweep + ".\n";
-    groups_html += "<li><strong>" + HtmlEscape(c) + "</strong>: deletion date <strong>" +
+    groups_html += "<li><strong>" + MarkupEscape(c) + "</strong>: deletion date <strong>" +
                    FormatDate(g.deletion_date) + "</strong> (" +
                    std::to_string(DaysRemaining(g.deletion_date, now)) + " days remaining); " +
-                   HtmlEscape(sweep) + ".</li>";
+                   MarkupEscape(sweep) + ".</li>";
   }
   const std::string who = n.host_username.empty() ? "USERNAME" : n.host_username;
   const std::string withdraw_cmd =
@@ -329,20 +303,20 @@ MailMessage RenderNotice(const NoticeContent& n, TimePoint now) {
   m.html =
       "<!DOCTYPE html><html><body>"
       "<p>Hello,</p><p>you are a host of the challenge <strong>" +
-      HtmlEscape(n.challenge_title) + "</strong> (id " + std::to_string(n.challenge_id) +
+      MarkupEscape(n.challenge_title) + "</strong> (id " + std::to_string(n.challenge_id) +
       "), whose hosts consented to the retention policy.</p>"
       "<p>The stored files of <strong>" +
-      HtmlEscape(count) + "</strong> (" + HtmlEscape(HumanBytes(n.bytes)) +
+      MarkupEscape(count) + "</strong> (" + MarkupEscape(HumanBytes(n.bytes)) +
       ") will be deleted:</p><ul>" + groups_html +
       "</ul><p>What is deleted, per submission:</p><ul>" + kinds_html +
       "</ul><p>What is kept: the submission records, their scores and metadata, and the "
       "leaderboards. Nothing else changes.</p>"
       "<p>Details and the full list: <a href=\"" +
-      HtmlEscape(n.link) + "\">" + HtmlEscape(n.link) +
+      MarkupEscape(n.link) + "\">" + MarkupEscape(n.link) +
       "</a></p>"
       "<p>To stop the deletion, withdraw consent before the deletion date: on the challenge "
       "page switch &quot;Retention consent&quot; off, or run <code>" +
-      HtmlEscape(withdraw_cmd) +
+      MarkupEscape(withdraw_cmd) +
       "</code>. Withdrawing acts at once: every pending deletion of the challenge is "
       "cancelled.</p><p>This notice is sent once for these submissions.</p>"
       "</body></html>";

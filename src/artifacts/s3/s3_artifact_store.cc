@@ -13,6 +13,7 @@
 #include "aws/aws_uri.h"
 #include "aws/backoff.h"
 #include "core/crypto.h"
+#include "core/markup.h"
 
 namespace retention {
 namespace {
@@ -319,7 +320,7 @@ void S3ArtifactStore::DeleteBatch(const std::vector<std::string>& keys,
   // Quiet off: S3 confirms every key, so a key the answer forgets is not taken as deleted.
   std::string body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Delete><Quiet>false</Quiet>";
   for (const std::size_t i : indices) {
-    body += "<Object><Key>" + s3_internal::XmlEscape(ObjectKey(keys[i])) + "</Key></Object>";
+    body += "<Object><Key>" + MarkupEscape(ObjectKey(keys[i])) + "</Key></Object>";
   }
   body += "</Delete>";
   const std::string context =

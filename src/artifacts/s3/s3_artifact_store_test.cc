@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "artifacts/s3/s3_xml.h"
+#include "core/markup.h"
 #include "testing/s3_server.h"
 
 namespace retention {
@@ -344,7 +345,7 @@ TEST(S3XmlTest, ReadsDeleteResultsErrorsAndListPages) {
   ASSERT_EQ(page->objects.size(), 1U);
   EXPECT_EQ(page->objects[0].size, 12);
   EXPECT_EQ(page->next_token, "tok");
-  EXPECT_EQ(s3_internal::XmlEscape("a<&>'\""), "a&lt;&amp;&gt;&apos;&quot;");
+  EXPECT_EQ(MarkupEscape("a<&>'\""), "a&lt;&amp;&gt;&#39;&quot;");
 }
 
 }  // namespace

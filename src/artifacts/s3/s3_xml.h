@@ -42,7 +42,4 @@ struct ListPage {
 // Internal when the body is not a well-formed <ListBucketResult> or a Size is not a number.
 Result<ListPage> ParseListPage(std::string_view body);
 
-// `text` with & < > " ' escaped for an XML element.
-std::string XmlEscape(std::string_view text);
-
 }  // namespace retention::s3_internal
