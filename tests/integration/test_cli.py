@@ -263,7 +263,7 @@ class NoticeGateTests(WorkspaceTest):
                          [(2,)])
 
 
-
+class KillTests(unittest.TestCase):
     """A sweep killed with SIGKILL at random points, then run again, ends in the same state as
     an uninterrupted sweep."""
 
