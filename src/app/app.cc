@@ -71,6 +71,18 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   } else {
     app->clock_ = std::make_unique<SystemClock>();
   }
+  // The storage, logs and mail URLs are opened before the database, so that a refused one leaves
+  // no database file behind.
+  ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
+  {
+    auto logs = OpenLogBackend(config.logs_url, &app->log_store_);
+    if (!logs.ok()) return logs.status().WithContext("logs.url");
+    app->logs_ = std::move(logs).value();
+  }
+  if (!config.smtp_url.empty()) {
+    ASSIGN_OR_RETURN(auto sender, SmtpMailSender::Open(config.smtp_url, config.smtp_from));
+    app->mail_ = std::move(sender);
+  }
   ASSIGN_OR_RETURN(auto conn, OpenDatabase(config.database_url));
   if (migrate) RETURN_IF_ERROR(Migrate(*conn).status().WithContext("migrate database"));
   // Read-only connections let API reads proceed while a sweep batch holds the write lock. DESIGN
@@ -92,18 +104,12 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
     ASSIGN_OR_RETURN(gate, OpenPostgresqlWriteGate(config.database_url));
   }
   app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers), std::move(gate));
-  ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();
   app->ctx_.clock = app->clock_.get();
   app->ctx_.settings.default_days = config.default_days;
   app->ctx_.settings.notice_days = config.notice_days;
   app->ctx_.settings.environment = config.environment;
-  {
-    auto logs = OpenLogBackend(config.logs_url, &app->log_store_);
-    if (!logs.ok()) return logs.status().WithContext("logs.url");
-    app->logs_ = std::move(logs).value();
-  }
   LogRetentionSyncOptions sync_options;
   sync_options.backend_creates_groups = app->log_store_ != nullptr;
   sync_options.log_store = app->log_store_;
@@ -113,10 +119,6 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   app->log_sync_ =
       std::make_unique<LogRetentionSync>(&app->ctx_, app->logs_.get(), std::move(sync_options));
   app->ctx_.log_sync = app->log_sync_.get();
-  if (!config.smtp_url.empty()) {
-    ASSIGN_OR_RETURN(auto sender, SmtpMailSender::Open(config.smtp_url, config.smtp_from));
-    app->mail_ = std::move(sender);
-  }
   ASSIGN_OR_RETURN(app->jobs_, MakeJobEnvironment(&app->ctx_, config, app->mail_.get()));
   app->jobs_.log_sync = app->log_sync_.get();
   return app;

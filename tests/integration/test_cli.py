@@ -981,6 +981,16 @@ class StorageUrlTests(WorkspaceTest):
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
         self.assertEqual(self.ws.dump(), before)
 
+    @unittest.skipIf(POSTGRESQL_SERVER, "checks that no SQLite database file is created")
+    def test_a_refused_storage_or_logs_url_creates_no_database(self):
+        for key, url, why in (("RETENTION_STORAGE", "ftp://h/x", "must start with file:// or s3://"),
+                              ("RETENTION_LOGS", "gopher://h", "must start with file:// or")):
+            self.assertFalse(os.path.exists(self.ws.db))
+            r = self.ws.run("status", env={key: url})
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn(why, r.stderr)
+            self.assertFalse(os.path.exists(self.ws.db), "%s=%s left %s" % (key, url, self.ws.db))
+
 
 class DatabaseUrlTests(WorkspaceTest):
     """Issue 11 item 1: a postgresql:// URL is accepted; a malformed one is refused with exit 2
