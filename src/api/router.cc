@@ -136,6 +136,9 @@ HttpResponse Router::Run(const Entry& e, const HttpRequest& req, const RouteEnv&
     if (!user.ok()) return JsonError(401, user.status().message());
     call.user = *user;
     call.signed_in = true;
+    if (call.user.platform && !e.route.info.platform) {
+      return JsonError(403, "a platform token may only call the platform's routes");
+    }
   }
   // Routes open to every user of a challenge resolve the role in their own query.
   if (call.params.contains("pk") && access != Access::kChallenge) {
@@ -154,7 +157,9 @@ HttpResponse Router::Run(const Entry& e, const HttpRequest& req, const RouteEnv&
   }
   switch (access) {
     case Access::kAdmin:
-      if (!call.user.is_admin) return JsonError(403, "only admins may do this");
+      if (!call.user.is_admin && !call.user.platform) {
+        return JsonError(403, "only admins may do this");
+      }
       break;
     case Access::kHost:
       if (!call.is_host) {

@@ -33,7 +33,10 @@ const char* AccessName(Access access);
 struct RouteInfo {
   std::string method;
   std::string pattern;  // "/api/challenges/{pk}/retention-info/"
-  Access access;
+  Access access;        // for users' tokens
+  // A platform token (DESIGN section 6) may call it, with an admin's access; a platform token is
+  // refused with 403 on every route without it.
+  bool platform = false;
 };
 
 // One request on its way through a route, as the handler receives it.
@@ -76,7 +79,8 @@ class Router {
   // Finds the route for `req` and runs it with `env`. Sets `route_key` to "METHOD pattern" of the
   // matched route, or "unmatched". Answers 404 for an unknown path, 405 for a known path with
   // another method, 400 for a path id that is not a positive integer, 401 without a valid token,
-  // 404 for an unknown challenge, 403 below the route's access level, 415 / 400 for a body that
+  // 404 for an unknown challenge, 403 below the route's access level (and for a platform token on
+  // a route that is not the platform's), 415 / 400 for a body that
   // is not a JSON object. A signed-in caller is named in kAccessLogUserHeader.
   HttpResponse Dispatch(const HttpRequest& req, const RouteEnv& env, std::string& route_key) const;
 

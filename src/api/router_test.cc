@@ -56,6 +56,8 @@ class RouterTest : public ::testing::Test {
                      {{"GET", "/users/{name}", Access::kUser}, &Echo},
                      {{"POST", "/users/{name}", Access::kAdmin}, &Echo},
                      {{"PUT", "/raw", Access::kUser}, &Echo, BodyKind::kRaw},
+                     {{"POST", "/platform/{id}", Access::kAdmin, true}, &Echo},
+                     {{"GET", "/platform", Access::kUser, true}, &Echo},
                  }};
   RouteEnv env_;
   std::string last_key_;
@@ -107,6 +109,27 @@ TEST_F(RouterTest, SignInFindsTheTokensOwnerAndRefusesAnUnknownKey) {
 TEST_F(RouterTest, AdminRoutesRefuseOtherUsers) {
   EXPECT_EQ(Send("POST", "/users/a", alice_, "{}").status, 403);
   EXPECT_EQ(Send("POST", "/users/a", root_, "{}").status, 200);
+}
+
+// DESIGN section 6: a platform token calls the platform's routes with an admin's access, and
+// nothing else; a revoked token is refused on the next request.
+TEST_F(RouterTest, APlatformTokenCallsThePlatformsRoutesOnly) {
+  auto platform = CreateToken(ctx_, "alice", "test", {TokenRole::kPlatform, std::nullopt});
+  ASSERT_TRUE(platform.ok());
+  EXPECT_EQ(Send("POST", "/platform/1", *platform, "{}").status, 200);
+  EXPECT_EQ(Send("GET", "/platform", *platform).status, 200);
+  EXPECT_EQ(Send("POST", "/platform/1", alice_, "{}").status, 403);  // alice is no admin
+  EXPECT_EQ(Send("POST", "/platform/1", root_, "{}").status, 200);
+  auto refused = Send("GET", "/users/alice", *platform);
+  EXPECT_EQ(refused.status, 403);
+  EXPECT_EQ(Body(refused)["error"], "a platform token may only call the platform's routes");
+  EXPECT_EQ(Send("POST", "/users/alice", *platform, "{}").status, 403);
+  EXPECT_EQ(Send("GET", "/open/1", *platform).status, 200);  // public routes stay public
+
+  ASSERT_TRUE(RevokeToken(ctx_, platform->substr(0, kTokenPrefixLength), "test").ok());
+  auto gone = Send("GET", "/platform", *platform);
+  EXPECT_EQ(gone.status, 401);
+  EXPECT_EQ(Body(gone)["error"], "Token has been revoked.");
 }
 
 TEST_F(RouterTest, JsonBodiesAreParsedAndOthersRefused) {

@@ -163,10 +163,11 @@ class Importer {
                            {username, email, std::int64_t{admin ? 1 : 0}, Now()}));
     if (!token.empty()) {
       ASSIGN_OR_RETURN(auto id, UserId(conn_, username));
-      RETURN_IF_ERROR(Insert(conn_, f.Path("token"), "this token",
-                             "INSERT INTO api_tokens (token_hash, user_id, created_at) "
-                             "VALUES (?, ?, ?)",
-                             {Sha256Hex(token), id.value_or(0), Now()}));
+      RETURN_IF_ERROR(
+          Insert(conn_, f.Path("token"), "this token",
+                 "INSERT INTO api_tokens (token_hash, user_id, created_at, prefix) "
+                 "VALUES (?, ?, ?, ?)",
+                 {Sha256Hex(token), id.value_or(0), Now(), token.substr(0, kTokenPrefixLength)}));
     }
     return Status::Ok();
   }

@@ -2,7 +2,6 @@
 
 #include <regex>
 
-#include "core/crypto.h"
 #include "domain/retention_rules.h"
 #include "notify/mail.h"
 #include "notify/outbox.h"
@@ -152,34 +151,6 @@ Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
                               username + (is_admin ? " (admin)" : ""), ctx.clock->Now()));
   RETURN_IF_ERROR(tx.Commit());
   return user;
-}
-
-Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username,
-                                const std::string& actor) {
-  auto conn = ctx.db->Lock();
-  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
-  ASSIGN_OR_RETURN(auto user, FindUser(*conn, username));
-  std::string token = RandomToken();
-  RETURN_IF_ERROR(
-      conn->Exec("INSERT INTO api_tokens (token_hash, user_id, created_at) VALUES (?, ?, ?)",
-                 {Sha256Hex(token), user.id, ToUnix(ctx.clock->Now())}));
-  RETURN_IF_ERROR(AppendEvent(*conn, "admin", std::nullopt, std::nullopt, actor, "token_created",
-                              "for " + username, ctx.clock->Now()));
-  RETURN_IF_ERROR(tx.Commit());
-  return token;
-}
-
-Result<User> Authenticate(const ServiceContext& ctx, const std::string& token) {
-  if (token.empty() || token.size() > 512) return Unauthenticated("invalid token");
-  const std::string digest = Sha256Hex(token);
-  auto conn = ctx.db->LockRead();
-  ASSIGN_OR_RETURN(auto row, conn->QueryOne("SELECT t.token_hash, u.id, u.username, u.email, "
-                                            "u.is_admin FROM api_tokens t JOIN users u ON "
-                                            "u.id = t.user_id WHERE t.token_hash = ?",
-                                            {digest}));
-  // The indexed lookup finds the row; the digest is then compared in constant time.
-  if (!row || !ConstantTimeEquals(row->Text(0), digest)) return Unauthenticated("invalid token");
-  return User{row->Int(1), row->Text(2), row->Text(3), row->Bool(4)};
 }
 
 Result<ChallengeRole> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id) {

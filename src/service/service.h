@@ -55,6 +55,9 @@ struct User {
   std::string username;
   std::string email;
   bool is_admin = false;
+  // Signed in with a `platform` token (DESIGN section 6): the platform's routes only, and on
+  // them never more than the platform's writes (no admins made, no tokens). False for the CLI.
+  bool platform = false;
 };
 
 enum class Role { kAnonymous, kParticipant, kPending, kHost, kAdmin };
@@ -64,12 +67,41 @@ const char* RoleName(Role role);
 Result<User> AddUser(const ServiceContext& ctx, const std::string& username,
                      const std::string& email, bool is_admin);
 Result<User> FindUser(SqlConnection& conn, const std::string& username);
-// Creates a token for the user and returns it in clear text (only its SHA-256 is stored). The
-// creation is audited with `actor`.
+
+// Tokens (src/service/tokens.cc). A token is stored as its SHA-256 and its first
+// kTokenPrefixLength characters, which name it in `token list` and `token revoke`.
+enum class TokenRole { kUser, kPlatform };
+const char* TokenRoleName(TokenRole role);  // "user" or "platform"
+constexpr std::size_t kTokenPrefixLength = 8;
+constexpr int kMaxTokenDays = 3653;
+struct TokenOptions {
+  TokenRole role = TokenRole::kUser;
+  std::optional<int> expires_in_days;  // 1..kMaxTokenDays; none: never expires
+};
+// Creates a token for the user and returns it in clear text. InvalidArgument for expires_in_days
+// out of range, NotFound for an unknown user. The creation is audited with `actor`.
 Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& username,
-                                const std::string& actor);
-// The user owning the token; Unauthenticated when none.
+                                const std::string& actor, const TokenOptions& options = {});
+// The user owning the token, with `platform` set for a platform token. Unauthenticated "Invalid
+// token." when none owns it, "Token has been revoked." or "Token has expired." (at the clock's
+// now): every request looks the token up, so a revocation by any process is seen at once.
 Result<User> Authenticate(const ServiceContext& ctx, const std::string& token);
+struct TokenInfo {
+  std::string prefix;  // empty for a token made before migration 9 by `token create`
+  std::string username;
+  TokenRole role = TokenRole::kUser;
+  TimePoint created_at;
+  std::optional<TimePoint> expires_at;
+  std::optional<TimePoint> revoked_at;
+  std::string state;  // "active", "expired" or "revoked" at the clock's now
+};
+// Every token, newest first.
+Result<std::vector<TokenInfo>> ListTokens(const ServiceContext& ctx);
+// Revokes the one token not yet revoked whose key starts with `prefix`. InvalidArgument for a
+// prefix shorter than 6 characters or one that several tokens share (nothing revoked), NotFound
+// when no token that is not revoked starts with it. Audited with `actor`.
+Result<TokenInfo> RevokeToken(const ServiceContext& ctx, const std::string& prefix,
+                              const std::string& actor);
 // What a user is for one challenge. Being an admin does not take away being a host: an admin
 // who is an accepted member of the host team may give and withdraw consent like any host.
 struct ChallengeRole {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 
 #include "artifacts/local/local_artifact_store.h"
 #include "domain/retention_rules.h"
@@ -505,6 +506,89 @@ TEST_F(ServiceTest, SetRetentionWithConsentStoresDaysOrAuditsTheReapply) {
   EXPECT_EQ((*events)[1].Text(0), "override_set");
   EXPECT_EQ((*events)[1].Text(1), "7 days: set-retention");
   EXPECT_EQ((*events)[2].Text(1), "again");
+}
+
+// Issue 14 item 1: a platform token signs its user in as the platform; an expired or revoked
+// token signs nobody in, with a message that says which; both are audited with the prefix.
+TEST_F(ServiceTest, TokensCarryARoleExpireAndAreRevokedByPrefix) {
+  auto plain = CreateToken(ctx_, "alice", "test");
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  auto platform = CreateToken(ctx_, "bob", "test", {TokenRole::kPlatform, 2});
+  ASSERT_TRUE(platform.ok()) << platform.status().message();
+  auto user = Authenticate(ctx_, *plain);
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->username, "alice");
+  EXPECT_FALSE(user->platform);
+  auto bob = Authenticate(ctx_, *platform);
+  ASSERT_TRUE(bob.ok());
+  EXPECT_TRUE(bob->platform);
+
+  // Out of range: refused before anything is written.
+  for (int days : {0, kMaxTokenDays + 1}) {
+    auto bad = CreateToken(ctx_, "alice", "test", {TokenRole::kUser, days});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(CreateToken(ctx_, "nobody", "test").status().code(), StatusCode::kNotFound);
+
+  // Two days later the platform token has expired; alice's never expires.
+  clock_.Advance(std::chrono::hours(48));
+  EXPECT_EQ(Authenticate(ctx_, *platform).status().message(), "Token has expired.");
+  EXPECT_TRUE(Authenticate(ctx_, *plain).ok());
+
+  // Revocation by prefix: too short, unknown, then the token itself.
+  const std::string prefix = plain->substr(0, kTokenPrefixLength);
+  EXPECT_EQ(RevokeToken(ctx_, prefix.substr(0, 5), "test").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(RevokeToken(ctx_, "zzzzzzzz", "test").status().code(), StatusCode::kNotFound);
+  auto revoked = RevokeToken(ctx_, prefix.substr(0, 6), "test");
+  ASSERT_TRUE(revoked.ok()) << revoked.status().message();
+  EXPECT_EQ(revoked->prefix, prefix);
+  EXPECT_EQ(revoked->username, "alice");
+  EXPECT_EQ(Authenticate(ctx_, *plain).status().message(), "Token has been revoked.");
+  EXPECT_EQ(RevokeToken(ctx_, prefix, "test").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(Authenticate(ctx_, "not-a-token").status().message(), "Invalid token.");
+
+  auto list = ListTokens(ctx_);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2U);
+  std::map<std::string, std::string> states;
+  for (const auto& t : *list) states[TokenRoleName(t.role)] = t.state;
+  EXPECT_EQ(states["user"], "revoked");
+  EXPECT_EQ(states["platform"], "expired");
+
+  auto conn = db_->LockRead();
+  auto events = conn->Query(
+      "SELECT action, notes FROM audit_events WHERE action LIKE 'token_%' "
+      "ORDER BY id");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3U);
+  EXPECT_EQ((*events)[0].Text(1), "for alice, role user, prefix " + prefix);
+  EXPECT_NE((*events)[1].Text(1).find("for bob, role platform"), std::string::npos);
+  EXPECT_NE((*events)[1].Text(1).find("expires"), std::string::npos);
+  EXPECT_EQ((*events)[2].Text(0), "token_revoked");
+  EXPECT_EQ((*events)[2].Text(1), "prefix " + prefix + " of alice");
+}
+
+// Two tokens that share the prefix given are not revoked at random: the caller must say more.
+TEST_F(ServiceTest, AnAmbiguousTokenPrefixRevokesNothing) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO api_tokens (token_hash, user_id, created_at, prefix) VALUES "
+                        "('h1', 1, 0, 'abcdef01'), ('h2', 2, 0, 'abcdef02')")
+                    .ok());
+  }
+  auto r = RevokeToken(ctx_, "abcdef", "test");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "2 tokens start with 'abcdef': give more of it");
+  auto one = RevokeToken(ctx_, "abcdef02", "test");
+  ASSERT_TRUE(one.ok()) << one.status().message();
+  EXPECT_EQ(one->username, "bob");
+  auto conn = db_->LockRead();
+  auto left = conn->Query("SELECT prefix FROM api_tokens WHERE revoked_at IS NULL");
+  ASSERT_TRUE(left.ok());
+  ASSERT_EQ(left->size(), 1U);
+  EXPECT_EQ((*left)[0].Text(0), "abcdef01");
 }
 
 }  // namespace retention

@@ -371,6 +371,18 @@ CREATE TRIGGER artifacts_bytes_resize AFTER UPDATE OF size_bytes ON artifacts FO
   WHEN (OLD.state <> 'deleted' AND NEW.state <> 'deleted')
   EXECUTE FUNCTION artifacts_bytes_resize();
 )sql"}},
+      // 9: tokens with a role, an expiry and a revocation (DESIGN section 6, issue 14). `role`
+      // 'platform' limits a token to the platform's routes; `prefix` (the key's first 8
+      // characters, NULL for tokens made before this migration by `token create`) names a token
+      // in `token list` and `token revoke`. A revoked or expired token signs nobody in.
+      {{Engine::kAll, R"sql(
+ALTER TABLE api_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'user'
+  CHECK (role IN ('user', 'platform'));
+ALTER TABLE api_tokens ADD COLUMN prefix TEXT;
+ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
+ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;
+CREATE INDEX api_tokens_prefix ON api_tokens(prefix);
+)sql"}},
   };
   return kMigrations;
 }

@@ -59,6 +59,25 @@ MATRIX = {
     ("GET", "/api/log-groups/{name}/lines"): ADMINS,
 }
 
+# The routes a platform token may call (DESIGN section 6: the platform's data, nothing else); on
+# every other route that needs a token it gets 403.
+PLATFORM_ROUTES = {
+    ("GET", "/api/challenges"), ("POST", "/api/challenges"), ("PATCH", "/api/challenges/{pk}"),
+    ("POST", "/api/challenges/{pk}/events"), ("POST", "/api/challenges/{pk}/phases"),
+    ("PATCH", "/api/phases/{id}"), ("POST", "/api/phases/{id}/submissions"),
+    ("POST", "/api/submissions/{id}/artifacts"), ("PUT", "/api/submissions/{id}/artifacts/upload"),
+    ("POST", "/api/users"), ("PATCH", "/api/users/{name}"), ("POST", "/api/host-teams"),
+    ("POST", "/api/host-teams/{id}/members"), ("POST", "/api/log-groups/{name}/lines"),
+    ("GET", "/api/log-groups/{name}/lines"),
+}
+
+
+def platform_expectation(route, expected):
+    if expected["anonymous"] == "ok":
+        return "ok"
+    return "ok" if route in PLATFORM_ROUTES else 403
+
+
 PARAMS = {"{pk}": "1", "{id}": "10", "{name}": "bob"}
 
 
@@ -112,12 +131,19 @@ class AuthorizationMatrixTests(ApiTest):
         served = {(r["method"], r["pattern"]) for r in body["routes"]}
         self.assertEqual(served - set(MATRIX), set(), "routes missing from the test's matrix")
         self.assertEqual(set(MATRIX) - served, set(), "matrix names routes the server lacks")
+        platform = {(r["method"], r["pattern"]) for r in body["routes"] if r["platform"]}
+        self.assertEqual(platform, PLATFORM_ROUTES)
 
     def test_every_route_for_every_role(self):
+        # A platform token (issue 14 item 1), made by the CLI for a user who is no admin.
+        made = self.ws.json("token", "create", "bob", "--role", "platform")
+        self.assertEqual(made["role"], "platform")
+        roles = dict(ROLES, platform=made["token"])
         failures = []
         for (method, pattern), expected in sorted(MATRIX.items()):
             path = fill(pattern, method)
-            for role, token in ROLES.items():
+            expected = dict(expected, platform=platform_expectation((method, pattern), expected))
+            for role, token in roles.items():
                 body = {} if method in ("POST", "PATCH", "PUT") else None
                 if "retention-consent/" in pattern and "update" not in pattern:
                     body = {"notes": 1}  # invalid on purpose: authorised callers get 400
@@ -402,6 +428,50 @@ class TokenCacheTests(ApiTest):
         self.assertEqual(s, 200, b)
         s, b, _ = self.call("GET", "/api/routes", token=token)
         self.assertEqual(s, 403, str(b)[:200])
+
+
+class TokenRoleTests(ApiTest):
+    """Issue 14 item 1: a platform token feeds the platform's data but cannot make an admin or do
+    an admin's work; a token revoked by another process is refused on the next request."""
+
+    def test_a_platform_token_writes_platform_data_but_makes_no_admin(self):
+        s, made, _ = self.call("POST", "/api/users/bob/tokens", {"role": "platform"}, ADMIN)
+        self.assertEqual((s, made["role"]), (201, "platform"), made)
+        self.assertEqual(made["prefix"], made["token"][:8])
+        token = made["token"]
+        s, b, _ = self.call("POST", "/api/users", {"username": "erin", "email": "e@example.org",
+                                                   "is_admin": True}, token)
+        self.assertEqual((s, b), (403, {"error": "a platform token may not set 'is_admin'"}))
+        s, b, _ = self.call("PATCH", "/api/users/bob", {"is_admin": True}, token)
+        self.assertEqual(s, 403, b)
+        s, b, _ = self.call("POST", "/api/users", {"username": "erin", "email": "e@example.org"},
+                            token)
+        self.assertEqual((s, b["is_admin"]), (201, False), b)
+        s, b, _ = self.call("POST", "/api/challenges", {"id": 60, "title": "Fed", "host_team": 1},
+                            token)
+        self.assertEqual(s, 201, b)
+        s, b, _ = self.call("GET", "/api/challenges", token=token)
+        self.assertEqual(s, 200, b)
+        self.assertIn(60, [c["id"] for c in b["challenges"]])
+        s, b, _ = self.call("POST", "/api/users/bob/tokens", {}, token)  # no tokens from it
+        self.assertEqual(s, 403, b)
+        self.assertEqual(self.ws.sql("SELECT is_admin FROM users WHERE username = 'bob'"), [(0,)])
+        for body, why in (({"role": "root"}, "'role' must be"),
+                          ({"expires_in_days": 0}, "between 1 and 3653"),
+                          ({"expires_in_days": "7"}, "must be an integer"),
+                          ({"colour": 1}, "colour")):
+            s, b, _ = self.call("POST", "/api/users/bob/tokens", body, ADMIN)
+            self.assertEqual(s, 400, b)
+            self.assertIn(why, b["error"])
+
+    def test_a_token_revoked_by_the_cli_is_refused_on_the_next_request(self):
+        made = self.ws.json("token", "create", "bob", "--expires-in", "30")
+        token = made["token"]
+        s, b, _ = self.call("GET", "/api/me", token=token)
+        self.assertEqual((s, b["username"]), (200, "bob"))
+        self.ws.json("token", "revoke", made["prefix"][:6])
+        s, b, _ = self.call("GET", "/api/me", token=token)
+        self.assertEqual((s, b), (401, {"error": "Token has been revoked."}))
 
 
 class RateLimitTests(ApiTest):

@@ -992,6 +992,45 @@ class StorageUrlTests(WorkspaceTest):
             self.assertFalse(os.path.exists(self.ws.db), "%s=%s left %s" % (key, url, self.ws.db))
 
 
+class TokenCommandTests(WorkspaceTest):
+    """Issue 14 item 1: `token create` with a role and an expiry, `token list`, `token revoke`;
+    bad input exits 2 and changes nothing; every creation and revocation is in the ledger."""
+
+    def test_create_list_revoke_and_the_ledger(self):
+        self.data.load()
+        made = self.ws.json("token", "create", "bob", "--role", "platform", "--expires-in", "7")
+        self.assertEqual((made["role"], made["prefix"]), ("platform", made["token"][:8]))
+        listed = {t["prefix"]: t for t in self.ws.json("token", "list")["tokens"]}
+        mine = listed[made["prefix"]]
+        self.assertEqual((mine["username"], mine["role"], mine["state"]), ("bob", "platform", "active"))
+        self.assertEqual(mine["expires_at"], days_before(-7))
+        text = self.ws.run("token", "list", check=0).stdout
+        self.assertIn(made["prefix"], text)
+        self.assertIn("platform", text)
+        r = self.ws.run("token", "revoke", made["prefix"], check=0)
+        self.assertIn("revoked token %s of bob" % made["prefix"], r.stdout)
+        listed = {t["prefix"]: t for t in self.ws.json("token", "list")["tokens"]}
+        self.assertEqual(listed[made["prefix"]]["state"], "revoked")
+        actions = [e["action"] for e in self.ws.json("audit", "list")["events"]]
+        self.assertIn("token_created", actions)
+        self.assertIn("token_revoked", actions)
+        self.assertEqual(self.ws.run("audit", "verify").returncode, 0)
+
+    def test_bad_input_is_refused_and_changes_nothing(self):
+        self.data.load()
+        before = self.ws.dump()
+        for args, code, why in ((["create", "bob", "--expires-in", "0"], 2, "between 1 and 3653"),
+                                (["create", "bob", "--role", "root"], 2, "--role"),
+                                (["create", "nobody"], 3, "user 'nobody' does not exist"),
+                                (["revoke", "abc"], 2, "6 to 8 characters"),
+                                (["revoke", "zzzzzz"], 3, "no token that is not revoked")):
+            r = self.ws.run("token", *args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertIn(why, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.ws.dump(), before)
+
+
 class DatabaseUrlTests(WorkspaceTest):
     """Issue 11 item 1: a postgresql:// URL is accepted; a malformed one is refused with exit 2
     and an unreachable server fails with exit 1, each on one line naming the URL without its

@@ -157,7 +157,7 @@ std::vector<Route> AdminRoutes() {
   return {
       {{"POST", "/api/challenges/{pk}/override", Access::kAdmin}, &Override},
       {{"POST", "/api/challenges/{pk}/hold", Access::kAdmin}, &ChallengeHold},
-      {{"POST", "/api/challenges/{pk}/events", Access::kAdmin}, &ChallengeEvent},
+      {{"POST", "/api/challenges/{pk}/events", Access::kAdmin, true}, &ChallengeEvent},
       {{"POST", "/api/phases/{id}/policy", Access::kAdmin}, &PhasePolicyRoute},
       {{"POST", "/api/submissions/{id}/hold", Access::kAdmin}, &SubmissionHold},
       {{"GET", "/api/plan", Access::kAdmin}, &Plan},

@@ -43,8 +43,8 @@ HttpResponse ReadLines(const RouteEnv& env, Call& c) {
 
 std::vector<Route> LogsRoutes() {
   return {
-      {{"POST", "/api/log-groups/{name}/lines", Access::kAdmin}, &IngestLines},
-      {{"GET", "/api/log-groups/{name}/lines", Access::kAdmin}, &ReadLines},
+      {{"POST", "/api/log-groups/{name}/lines", Access::kAdmin, true}, &IngestLines},
+      {{"GET", "/api/log-groups/{name}/lines", Access::kAdmin, true}, &ReadLines},
   };
 }
 

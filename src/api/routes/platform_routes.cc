@@ -20,7 +20,9 @@ HttpResponse CreatedOr(const char* what, const Result<std::int64_t>& id) {
 }
 
 HttpResponse ListChallenges(const RouteEnv& env, Call& c) {
-  return JsonOr(200, ChallengeListView(*env.ctx, c.user));
+  User viewer = c.user;
+  if (viewer.platform) viewer.is_admin = true;  // the platform reads every challenge
+  return JsonOr(200, ChallengeListView(*env.ctx, viewer));
 }
 
 HttpResponse PostChallenge(const RouteEnv& env, Call& c) {
@@ -60,10 +62,17 @@ HttpResponse UploadArtifactRoute(const RouteEnv& env, Call& c) {
                    UploadArtifact(*env.ctx, c.Id("id"), kind->second, key->second, c.req.body));
 }
 
+// A platform token writes users, but never who is an admin (DESIGN section 6: the platform may
+// not do an admin's work, so it may not make one either).
+HttpResponse RefuseAdminFlagFromPlatform() {
+  return JsonError(403, "a platform token may not set 'is_admin'");
+}
+
 HttpResponse PostUser(const RouteEnv& env, Call& c) {
   if (auto s = CheckFields(c.body, {"username", "email", "is_admin"}); !s.ok()) {
     return FromStatus(s);
   }
+  if (c.user.platform && c.body.contains("is_admin")) return RefuseAdminFlagFromPlatform();
   auto username = OptString(c.body, "username");
   auto email = OptString(c.body, "email");
   if (!username.ok()) return FromStatus(username.status());
@@ -83,15 +92,40 @@ HttpResponse PostUser(const RouteEnv& env, Call& c) {
 }
 
 HttpResponse PatchUser(const RouteEnv& env, Call& c) {
+  if (c.user.platform && c.body.is_object() && c.body.contains("is_admin")) {
+    return RefuseAdminFlagFromPlatform();
+  }
   if (auto s = UpdateUser(*env.ctx, c.params.at("name"), c.body); !s.ok()) return FromStatus(s);
   return Updated("username", c.params.at("name"));
 }
 
+// Body {"role"?: "user" | "platform", "expires_in_days"?: N}.
 HttpResponse PostToken(const RouteEnv& env, Call& c) {
-  if (auto s = CheckFields(c.body, {}); !s.ok()) return FromStatus(s);
-  auto t = CreateToken(*env.ctx, c.params.at("name"), c.user.username);
+  if (auto s = CheckFields(c.body, {"role", "expires_in_days"}); !s.ok()) return FromStatus(s);
+  TokenOptions options;
+  auto role = OptString(c.body, "role");
+  if (!role.ok()) return FromStatus(role.status());
+  if (*role && **role == "platform") {
+    options.role = TokenRole::kPlatform;
+  } else if (*role && **role != "user") {
+    return JsonError(400, "'role' must be \"user\" or \"platform\"");
+  }
+  if (c.body.contains("expires_in_days")) {
+    const auto& days = c.body["expires_in_days"];
+    if (!days.is_number_integer()) return JsonError(400, "'expires_in_days' must be an integer");
+    const auto n = days.get<std::int64_t>();
+    if (n < 1 || n > kMaxTokenDays) {
+      return JsonError(400,
+                       "'expires_in_days' must be between 1 and " + std::to_string(kMaxTokenDays));
+    }
+    options.expires_in_days = static_cast<int>(n);
+  }
+  auto t = CreateToken(*env.ctx, c.params.at("name"), c.user.username, options);
   if (!t.ok()) return FromStatus(t.status());
-  return Json(201, {{"username", c.params.at("name")}, {"token", *t}});
+  return Json(201, {{"username", c.params.at("name")},
+                    {"token", *t},
+                    {"prefix", t->substr(0, kTokenPrefixLength)},
+                    {"role", TokenRoleName(options.role)}});
 }
 
 HttpResponse PostHostTeam(const RouteEnv& env, Call& c) {
@@ -107,21 +141,21 @@ HttpResponse PostMember(const RouteEnv& env, Call& c) {
 
 std::vector<Route> PlatformRoutes() {
   return {
-      {{"GET", "/api/challenges", Access::kUser}, &ListChallenges},
-      {{"POST", "/api/challenges", Access::kAdmin}, &PostChallenge},
-      {{"PATCH", "/api/challenges/{pk}", Access::kAdmin}, &PatchChallenge},
-      {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin}, &PostPhase},
-      {{"PATCH", "/api/phases/{id}", Access::kAdmin}, &PatchPhase},
-      {{"POST", "/api/phases/{id}/submissions", Access::kAdmin}, &PostSubmission},
-      {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin}, &PostArtifact},
-      {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin},
+      {{"GET", "/api/challenges", Access::kUser, true}, &ListChallenges},
+      {{"POST", "/api/challenges", Access::kAdmin, true}, &PostChallenge},
+      {{"PATCH", "/api/challenges/{pk}", Access::kAdmin, true}, &PatchChallenge},
+      {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin, true}, &PostPhase},
+      {{"PATCH", "/api/phases/{id}", Access::kAdmin, true}, &PatchPhase},
+      {{"POST", "/api/phases/{id}/submissions", Access::kAdmin, true}, &PostSubmission},
+      {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin, true}, &PostArtifact},
+      {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin, true},
        &UploadArtifactRoute,
        BodyKind::kRaw},
-      {{"POST", "/api/users", Access::kAdmin}, &PostUser},
-      {{"PATCH", "/api/users/{name}", Access::kAdmin}, &PatchUser},
+      {{"POST", "/api/users", Access::kAdmin, true}, &PostUser},
+      {{"PATCH", "/api/users/{name}", Access::kAdmin, true}, &PatchUser},
       {{"POST", "/api/users/{name}/tokens", Access::kAdmin}, &PostToken},
-      {{"POST", "/api/host-teams", Access::kAdmin}, &PostHostTeam},
-      {{"POST", "/api/host-teams/{id}/members", Access::kAdmin}, &PostMember},
+      {{"POST", "/api/host-teams", Access::kAdmin, true}, &PostHostTeam},
+      {{"POST", "/api/host-teams/{id}/members", Access::kAdmin, true}, &PostMember},
   };
 }
 

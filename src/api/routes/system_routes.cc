@@ -26,7 +26,10 @@ HttpResponse Metrics(const RouteEnv& env, Call&) {
 HttpResponse ListRoutes(const RouteEnv& env, Call&) {
   json arr = json::array();
   for (const auto& r : env.router->Infos()) {
-    arr.push_back({{"method", r.method}, {"pattern", r.pattern}, {"access", AccessName(r.access)}});
+    arr.push_back({{"method", r.method},
+                   {"pattern", r.pattern},
+                   {"access", AccessName(r.access)},
+                   {"platform", r.platform}});
   }
   return Json(200, {{"routes", arr}});
 }
