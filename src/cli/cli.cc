@@ -4,6 +4,7 @@
 #include <iostream>
 #include <string>
 
+#include "cli/build_info.h"
 #include "cli/cli_common.h"
 #include "core/utf8.h"
 
@@ -28,6 +29,10 @@ int RunCli(int argc, char** argv) {
   cli.add_option("--config", g.config_file, "TOML configuration file");
   cli.add_option("--db", g.db_url, "database URL (sqlite://PATH)");
   cli.add_flag("--json", g.json, "print exactly one JSON document on stdout");
+  cli.set_version_flag("--version",
+                       std::string("retention ") + kBuildVersion + " (commit " + kBuildCommit +
+                           ", " + kBuildType + " build)",
+                       "print the version, git commit and build type, and exit");
 
   CliAction action;
   for (AddCommand add : kCommands) add(cli, g, action);
@@ -56,6 +61,8 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::CallForHelp& e) {
     return cli.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return cli.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return cli.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "error: " << EscapeInvalidUtf8(e.what()) << "\n";

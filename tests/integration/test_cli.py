@@ -3,13 +3,14 @@ resumption, recompute, bad input and the audit ledger, on SQLite and a local art
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import time
 import unittest
 
-from helpers import (BIN, POSTGRESQL_SERVER, DataSet, Workspace, WorkspaceTest, days_before,
-                     is_s3, local_storage_only, parse)
+from helpers import (BIN, POSTGRESQL_SERVER, SOURCE_DIR, DataSet, Workspace, WorkspaceTest,
+                     days_before, is_s3, local_storage_only, parse)
 
 
 def ids(items):
@@ -1053,6 +1054,28 @@ class DatabaseUrlTests(WorkspaceTest):
         self.assertIn("connect to postgresql://u@127.0.0.1:1/db", r.stderr)
         self.assertNotIn("s3cret", r.stderr)
         self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+
+
+class VersionTests(unittest.TestCase):
+    """Issue 15 item 4: `retention --version` names the version of CMakeLists.txt, a commit of
+    this repository and the build type."""
+
+    def test_version_names_the_project_version_a_commit_and_the_build_type(self):
+        r = subprocess.run([BIN, "--version"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        m = re.fullmatch(r"retention (\S+) \(commit (\S+), (\S+) build\)\n", r.stdout)
+        self.assertIsNotNone(m, r.stdout)
+        with open(os.path.join(SOURCE_DIR, "CMakeLists.txt")) as f:
+            project = re.search(r"project\(retention VERSION (\S+)", f.read()).group(1)
+        self.assertEqual(m.group(1), project)
+        self.assertIn(m.group(3), ("Release", "Debug", "RelWithDebInfo", "MinSizeRel", "none"))
+        commit = m.group(2).removesuffix("-dirty")
+        if os.path.isdir(os.path.join(SOURCE_DIR, ".git")) or os.path.isfile(
+                os.path.join(SOURCE_DIR, ".git")):
+            self.assertRegex(commit, r"^[0-9a-f]{12}$")
+            known = subprocess.run(["git", "-C", SOURCE_DIR, "cat-file", "-e", commit + "^{commit}"],
+                                   capture_output=True)
+            self.assertEqual(known.returncode, 0, "%s is not a commit of %s" % (commit, SOURCE_DIR))
 
 
 class FakeNowTests(WorkspaceTest):
