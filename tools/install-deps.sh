@@ -42,3 +42,18 @@ fi
 if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
   (cd tests/e2e && npm install --no-audit --no-fund --loglevel=error)
 fi
+
+# promtool, which checks deploy/prometheus/alerts.yml (tests/integration/test_deploy.py), from
+# Debian's prometheus package: only the binary is unpacked into .tools/, so that no Prometheus
+# server or node exporter is installed or started on this machine.
+if ! command -v promtool >/dev/null 2>&1 && [ ! -x .tools/promtool ]; then
+  tmp=$(mktemp -d)
+  if ! (cd "$tmp" && apt-get download -qq prometheus 2>/dev/null); then
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq
+    (cd "$tmp" && apt-get download -qq prometheus)
+  fi
+  dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+  mkdir -p .tools
+  cp "$tmp/x/usr/bin/promtool" .tools/promtool
+  rm -rf "$tmp"
+fi

@@ -58,11 +58,31 @@ std::string RequestMetrics::Prometheus(const RetentionGauges& gauges) const {
   gauge("retention_oldest_overdue_seconds",
         "Age of the oldest submission past its eligible date and not yet deleted.", "gauge",
         gauges.oldest_overdue_seconds);
+  // The job's label is job_name: Prometheus gives every scraped series a `job` label of its
+  // own (the scrape job) and would rename ours to exported_job.
   out << "# HELP retention_job_last_success_timestamp_seconds Last successful run per job.\n"
       << "# TYPE retention_job_last_success_timestamp_seconds gauge\n";
   for (const auto& [job, at] : gauges.job_last_success) {
-    out << "retention_job_last_success_timestamp_seconds{job=\"" << job << "\"} " << at << "\n";
+    out << "retention_job_last_success_timestamp_seconds{job_name=\"" << job << "\"} " << at
+        << "\n";
   }
+  auto labelled = [&](const char* name, const char* help, const char* label,
+                      const std::map<std::string, std::int64_t>& values) {
+    out << "# HELP " << name << " " << help << "\n# TYPE " << name << " gauge\n";
+    for (const auto& [key, value] : values) {
+      out << name << "{" << label << "=\"" << key << "\"} " << value << "\n";
+    }
+  };
+  labelled("retention_job_last_failure_timestamp_seconds", "Last failed run per job.", "job_name",
+           gauges.job_last_failure);
+  labelled("retention_job_last_duration_seconds", "How long the last finished run took, per job.",
+           "job_name", gauges.job_last_duration);
+  labelled("retention_outbox_mail", "Mail in the outbox per state.", "state",
+           gauges.outbox_by_state);
+  gauge("retention_outbox_retrying", "Queued mail whose last attempt failed.", "gauge",
+        gauges.outbox_retrying);
+  labelled("retention_log_groups", "Log groups per log retention state (R8).", "state",
+           gauges.log_groups_by_state);
   return out.str();
 }
 

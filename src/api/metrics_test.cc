@@ -45,9 +45,31 @@ TEST(RequestMetricsTest, WritesTheDatabaseFigures) {
   EXPECT_TRUE(Has(text, "retention_sweep_failures 1"));
   EXPECT_TRUE(Has(text, "retention_backlog_submissions 3"));
   EXPECT_TRUE(Has(text, "retention_oldest_overdue_seconds 86400"));
+  EXPECT_TRUE(
+      Has(text,
+          "retention_job_last_success_timestamp_seconds{job_name=\"update_submission_retention_"
+          "dates\"} 1780000000"));
+}
+
+TEST(RequestMetricsTest, WritesTheFiguresTheAlertsRead) {
+  RetentionGauges g;
+  g.job_last_failure["cleanup_expired_submission_artifacts"] = 1780000100;
+  g.job_last_duration["cleanup_expired_submission_artifacts"] = 42;
+  g.outbox_by_state["failed"] = 2;
+  g.outbox_retrying = 4;
+  g.log_groups_by_state["pending"] = 5;
+  const std::string text = RequestMetrics().Prometheus(g);
+  EXPECT_TRUE(Has(text, "# TYPE retention_job_last_failure_timestamp_seconds gauge"));
+  EXPECT_TRUE(
+      Has(text,
+          "retention_job_last_failure_timestamp_seconds{job_name=\"cleanup_expired_submission_"
+          "artifacts\"} 1780000100"));
   EXPECT_TRUE(Has(text,
-                  "retention_job_last_success_timestamp_seconds{job=\"update_submission_retention_"
-                  "dates\"} 1780000000"));
+                  "retention_job_last_duration_seconds{job_name=\"cleanup_expired_submission_"
+                  "artifacts\"} 42"));
+  EXPECT_TRUE(Has(text, "retention_outbox_mail{state=\"failed\"} 2"));
+  EXPECT_TRUE(Has(text, "retention_outbox_retrying 4"));
+  EXPECT_TRUE(Has(text, "retention_log_groups{state=\"pending\"} 5"));
 }
 
 }  // namespace

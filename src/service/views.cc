@@ -657,6 +657,35 @@ RetentionGauges ReadRetentionGauges(const ServiceContext& ctx) {
   if (runs.ok()) {
     for (const auto& r : *runs) g.job_last_success[r.Text(0)] = r.Int(1);
   }
+  auto failed = conn->Query(
+      "SELECT job, MAX(COALESCE(finished_at, started_at)) FROM job_runs WHERE status = 'failed' "
+      "GROUP BY job");
+  if (failed.ok()) {
+    for (const auto& r : *failed) g.job_last_failure[r.Text(0)] = r.Int(1);
+  }
+  auto durations = conn->Query(
+      "SELECT r.job, r.finished_at - r.started_at FROM job_runs r JOIN (SELECT job, MAX(id) AS "
+      "id FROM job_runs WHERE finished_at IS NOT NULL GROUP BY job) l ON l.id = r.id");
+  if (durations.ok()) {
+    for (const auto& r : *durations) g.job_last_duration[r.Text(0)] = r.Int(1);
+  }
+  // Every state is listed, zero included, so that an alert on one sees 0 rather than nothing.
+  for (const char* state : {"queued", "sending", "sent", "failed", "cancelled", "suppressed"}) {
+    g.outbox_by_state[state] = 0;
+  }
+  if (auto mail = conn->Query("SELECT state, COUNT(*) FROM mail_outbox GROUP BY state");
+      mail.ok()) {
+    for (const auto& r : *mail) g.outbox_by_state[r.Text(0)] = r.Int(1);
+  }
+  g.outbox_retrying = count(
+      "SELECT COUNT(*) FROM mail_outbox WHERE state = 'queued' AND attempts > 0 AND last_error "
+      "IS NOT NULL",
+      {});
+  for (const char* state : {"in_step", "pending", "error"}) g.log_groups_by_state[state] = 0;
+  if (auto groups = conn->Query("SELECT state, COUNT(*) FROM log_retention_state GROUP BY state");
+      groups.ok()) {
+    for (const auto& r : *groups) g.log_groups_by_state[r.Text(0)] = r.Int(1);
+  }
   return g;
 }
 

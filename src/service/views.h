@@ -87,7 +87,15 @@ struct RetentionGauges {
   std::int64_t sweep_failures = 0;          // artifacts whose last deletion attempt failed
   std::int64_t backlog_submissions = 0;     // not deleted, eligible date passed
   std::int64_t oldest_overdue_seconds = 0;  // now minus the oldest such eligible date
-  std::map<std::string, std::int64_t> job_last_success;  // job -> Unix time of its last success
+  std::map<std::string, std::int64_t> job_last_success;   // job -> Unix time of its last success
+  std::map<std::string, std::int64_t> job_last_failure;   // job -> Unix time of its last failed run
+  std::map<std::string, std::int64_t> job_last_duration;  // job -> seconds its last run took
+  // Mail in the outbox per state (queued, sending, sent, failed, cancelled, suppressed), and
+  // queued mail whose last attempt failed (it is being retried).
+  std::map<std::string, std::int64_t> outbox_by_state;
+  std::int64_t outbox_retrying = 0;
+  // Log groups per R8 state (in_step, pending, error).
+  std::map<std::string, std::int64_t> log_groups_by_state;
 };
 RetentionGauges ReadRetentionGauges(const ServiceContext& ctx);
 

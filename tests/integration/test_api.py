@@ -1,10 +1,14 @@
 """The HTTP API end to end (issue 3): the authorization matrix over every route, EvalAI's cases,
 bad input never giving a 5xx, the consent rate limit, platform writes, and the UI being served."""
+import json
 import os
+import re
+import shutil
+import subprocess
 import unittest
 
 from api_helpers import Server
-from helpers import DataSet, Workspace
+from helpers import SOURCE_DIR, DataSet, Workspace
 
 HOST, PENDING, PARTICIPANT, ADMIN = "alice-token-123", "carol-token-123", "bob-token-1234", "admin-token-123"
 ROLES = {"anonymous": None, "participant": PARTICIPANT, "pending": PENDING, "host": HOST,
@@ -707,3 +711,71 @@ class ServiceTests(ApiTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def promtool():
+    """Debian's promtool: on PATH, or unpacked into .tools/ by tools/install-deps.sh."""
+    local = os.path.join(SOURCE_DIR, ".tools", "promtool")
+    return shutil.which("promtool") or (local if os.access(local, os.X_OK) else None)
+
+
+class DeployTests(ApiTest):
+    """Issue 15 item 3: deploy/prometheus/alerts.yml passes `promtool check rules` and its unit
+    tests (alerts_test.yml), and every metric that the alerts and deploy/grafana/retention.json
+    read is one that this server exports."""
+
+    def exported_metrics(self):
+        s, text, _ = self.call("GET", "/metrics")
+        self.assertEqual(s, 200)
+        names = set(re.findall(r"^# TYPE (\S+) (\S+)$", text, re.M))
+        out = set()
+        for name, kind in names:
+            out.add(name)
+            if kind == "histogram":
+                out.update(name + suffix for suffix in ("_bucket", "_sum", "_count"))
+        return out
+
+    @staticmethod
+    def metric_names(expr):
+        return set(re.findall(r"\b(retention_[a-z_]+)\b", expr))
+
+    def test_alerts_pass_promtool_and_read_exported_metrics(self):
+        tool = promtool()
+        self.assertIsNotNone(tool, "no promtool: run tools/install-deps.sh")
+        folder = os.path.join(SOURCE_DIR, "deploy", "prometheus")
+        r = subprocess.run([tool, "check", "rules", "alerts.yml"], cwd=folder, capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("SUCCESS: 7 rules found", r.stdout)
+        r = subprocess.run([tool, "test", "rules", "alerts_test.yml"], cwd=folder,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        with open(os.path.join(folder, "alerts.yml")) as f:
+            used = self.metric_names(f.read())
+        self.assertIn("retention_oldest_overdue_seconds", used)
+        self.assertEqual(used - self.exported_metrics(), set())
+
+    def test_the_dashboards_queries_parse_and_read_exported_metrics(self):
+        with open(os.path.join(SOURCE_DIR, "deploy", "grafana", "retention.json")) as f:
+            dash = json.load(f)
+        exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+        self.assertGreaterEqual(len(exprs), 10)
+        used = set()
+        for e in exprs:
+            used |= self.metric_names(e)
+        self.assertEqual(used - self.exported_metrics(), set())
+        for wanted in ("retention_backlog_submissions", "retention_bytes_freed_total",
+                       "retention_job_last_duration_seconds",
+                       "retention_http_request_duration_seconds_bucket"):
+            self.assertIn(wanted, used)
+        # Every query parses: promtool checks them as recording rules.
+        tool = promtool()
+        self.assertIsNotNone(tool, "no promtool: run tools/install-deps.sh")
+        rules = os.path.join(self.ws.dir, "dashboard_rules.yml")
+        with open(rules, "w") as f:
+            f.write("groups:\n  - name: dashboard\n    rules:\n")
+            for i, e in enumerate(exprs):
+                f.write("      - record: dashboard:q%d\n        expr: %s\n" % (i, json.dumps(e)))
+        r = subprocess.run([tool, "check", "rules", rules], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
