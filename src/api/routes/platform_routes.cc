@@ -45,6 +45,11 @@ HttpResponse PostSubmission(const RouteEnv& env, Call& c) {
   return CreatedOr("submission", CreateSubmission(*env.ctx, c.Id("id"), c.body));
 }
 
+HttpResponse PatchSubmission(const RouteEnv& env, Call& c) {
+  if (auto s = UpdateSubmission(*env.ctx, c.Id("id"), c.body); !s.ok()) return FromStatus(s);
+  return Updated("id", c.Id("id"));
+}
+
 HttpResponse PostArtifact(const RouteEnv& env, Call& c) {
   return CreatedOr("artifact", RegisterArtifact(*env.ctx, c.Id("id"), c.body));
 }
@@ -113,6 +118,7 @@ std::vector<Route> PlatformRoutes() {
       {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin}, &PostPhase},
       {{"PATCH", "/api/phases/{id}", Access::kAdmin}, &PatchPhase},
       {{"POST", "/api/phases/{id}/submissions", Access::kAdmin}, &PostSubmission},
+      {{"PATCH", "/api/submissions/{id}", Access::kAdmin}, &PatchSubmission},
       {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin}, &PostArtifact},
       {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin},
        &UploadArtifactRoute,
