@@ -134,12 +134,13 @@ Result<std::map<std::int64_t, Counts>> CountsByChallenge(SqlConnection& conn, Ti
     out.emplace(r.Int(0), c);
   }
   // The kept ones (R10) from their partial index: the few a host or admin keeps, and baselines.
-  ASSIGN_OR_RETURN(auto kept, conn.Query(std::string("SELECT s.challenge_id, COUNT(*) FROM "
-                                                     "submissions s WHERE s.kept = 1 AND "
-                                                     "s.is_artifact_deleted = 0 ") +
-                                             (challenge ? "AND s.challenge_id = ? " : "") +
-                                             "GROUP BY s.challenge_id",
-                                         challenge ? SqlParams{*challenge} : SqlParams{}));
+  ASSIGN_OR_RETURN(
+      auto kept,
+      conn.Query(std::string("SELECT s.challenge_id, COUNT(*) FROM submissions s") +
+                     IndexedBy(conn, "submissions_kept") +
+                     " WHERE s.kept = 1 AND s.is_artifact_deleted = 0 " +
+                     (challenge ? "AND s.challenge_id = ? " : "") + "GROUP BY s.challenge_id",
+                 challenge ? SqlParams{*challenge} : SqlParams{}));
   for (const auto& r : kept) out[r.Int(0)].kept = r.Int(1);
   return out;
 }
@@ -445,8 +446,10 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   out["total_submissions"] = total_subs;
   out["total_bytes"] = total_bytes;
   // R10: kept submissions have no eligible date, so none is in what the sweeps delete.
-  ASSIGN_OR_RETURN(auto kept, conn->QueryOne("SELECT COUNT(*) FROM submissions s WHERE s.kept = 1 "
-                                             "AND s.is_artifact_deleted = 0 AND s.challenge_id = ?",
+  ASSIGN_OR_RETURN(auto kept, conn->QueryOne("SELECT COUNT(*) FROM submissions s" +
+                                                 IndexedBy(*conn, "submissions_kept") +
+                                                 " WHERE s.kept = 1 AND s.is_artifact_deleted = 0 "
+                                                 "AND s.challenge_id = ?",
                                              {challenge_id}));
   out["kept_submissions"] = kept->Int(0);
   return out;
