@@ -73,8 +73,8 @@ K_HELD_LATER_DATES = held_listing(
 # statement, without the process around it).
 RECOMPUTE_SQL = """
 UPDATE submissions SET
-  retention_eligible_date = x.eligible,
-  retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
+  retention_eligible_date = CASE WHEN submissions.kept = 1 THEN NULL ELSE x.eligible END,
+  retention_policy_applied = CASE WHEN x.eligible IS NULL OR submissions.kept = 1 THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
   SELECT p.id AS phase_id, COALESCE(p.retention_days, c.log_retention_days_override, 30) AS days,
@@ -84,7 +84,8 @@ FROM (
                                                  30) END AS eligible
   FROM phases p JOIN challenges c ON c.id = p.challenge_id) AS x
 WHERE submissions.phase_id = x.phase_id AND submissions.is_artifact_deleted = 0
-  AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible
+  AND submissions.retention_eligible_date IS DISTINCT FROM
+      (CASE WHEN submissions.kept = 1 THEN NULL ELSE x.eligible END)
 """
 
 DRY_RUN_SELECT = ("SELECT s.id, s.challenge_id, s.retention_eligible_date, a.kind, "

@@ -460,6 +460,7 @@ class ChallengePage {
         this.data.forecast && (this.data.forecast.value
           ? this.buildForecast(this.data.forecast.value)
           : this.sectionError('Deletion forecast', this.data.forecast.error)),
+        this.data.privileged && this.buildKeep(),
         this.data.isAdmin && this.buildAdmin(info),
         this.data.audit && this.buildAudit()));
   }
@@ -675,6 +676,7 @@ class ChallengePage {
       ['Deletable now', subs.eligible_now, 'count-eligible-now'],
       ['Files deleted', subs.deleted, 'count-deleted'],
       ['On hold', subs.on_hold, 'count-on-hold'],
+      ['Kept', subs.kept, 'count-kept'],
     ];
     const phases = info.phases || [];
     return h('section', { class: 'card info-card', testid: 'info-card', 'aria-labelledby': 'info-heading' },
@@ -729,6 +731,8 @@ class ChallengePage {
           : runs.length > 0
             ? `Nothing will be deleted by the scheduled sweeps of the next ${plural(weeks, 'week')}.`
             : `No sweep is scheduled in the next ${plural(weeks, 'week')}.`),
+      h('p', { testid: 'forecast-kept' },
+        `${plural(forecast.kept_submissions ?? 0, 'submission')} kept (never deleted while kept).`),
       h('p', { class: 'legend', 'aria-hidden': 'true' },
         h('span', { class: 'swatch swatch-subs' }), 'submissions ',
         h('span', { class: 'swatch swatch-bytes' }), 'bytes'),
@@ -742,6 +746,80 @@ class ChallengePage {
               h('th', { scope: 'row' }, fmtDateTime(r.run_at)),
               h('td', {}, r.submissions),
               h('td', {}, `${fmtBytes(r.bytes)} (${r.bytes})`))))))));
+  }
+
+  // -- keep (R10) -------------------------------------------------------------------------
+
+  // Hosts and admins search the challenge's submissions by id or participant and keep some with
+  // a reason (never deleted while kept); a baseline is kept unless an admin releases it.
+  buildKeep() {
+    const queryId = nextId('keep-query');
+    const reasonId = nextId('keep-reason');
+    const query = h('input', { id: queryId, testid: 'keep-query', type: 'search', maxlength: 150, placeholder: 'id or participant' });
+    const reason = h('input', { id: reasonId, testid: 'keep-reason', type: 'text', maxlength: 500 });
+    const error = h('p', { class: 'error', role: 'alert', testid: 'keep-error', hidden: true });
+    const results = h('div', { class: 'table-wrap', testid: 'keep-results', 'aria-live': 'polite' });
+    const search = async () => {
+      error.hidden = true;
+      try {
+        const page = await api(challengePath(this.id, `submissions?limit=50&q=${encodeURIComponent(query.value.trim())}`));
+        results.replaceChildren(this.keepTable(page.submissions || [], reason, error));
+      } catch (e) {
+        showError(error, `Could not search: ${e.message}`);
+      }
+    };
+    const form = h('form', { class: 'subform', testid: 'keep-form', novalidate: true },
+      h('label', { for: queryId }, 'Submission id or participant'),
+      h('div', { class: 'row' }, query, h('button', { type: 'submit', testid: 'keep-search' }, 'Search')),
+      h('label', { for: reasonId }, 'Reason (required to keep or release)'),
+      reason, error);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      search();
+    });
+    return h('section', { class: 'card keep-card', testid: 'keep-card', 'aria-labelledby': 'keep-heading' },
+      h('h2', { id: 'keep-heading' }, 'Keep submissions'),
+      h('p', { class: 'help' }, 'A kept submission is never deleted. Baselines are kept unless an admin releases them.'),
+      form, results);
+  }
+
+  keepTable(rows, reason, error) {
+    if (rows.length === 0) return h('p', { testid: 'keep-none' }, 'No submission found.');
+    const act = async (row, verb) => {
+      const why = reason.value.trim();
+      if (!why) {
+        showError(error, 'Give a reason first.', reason);
+        return;
+      }
+      try {
+        await api(challengePath(this.id, `submissions/${encodeURIComponent(row.id)}/${verb}`), { method: 'POST', body: { reason: why } });
+        toast(verb === 'keep' ? `Submission ${row.id} kept.` : `Submission ${row.id} released.`);
+        await this.refresh('keep-query');
+      } catch (e) {
+        showError(error, `Could not ${verb === 'keep' ? 'keep' : 'release'} submission ${row.id}: ${e.message}`);
+      }
+    };
+    const state = (r) => r.is_artifact_deleted ? `files deleted ${fmtDay(r.artifact_deletion_date)}`
+      : r.kept ? (r.is_baseline && !r.baseline_released && !r.keep_reason ? 'kept (baseline)' : `kept${r.keep_reason ? `: ${r.keep_reason}` : ''}`)
+        : r.retention_eligible_date ? `eligible from ${fmtDay(r.retention_eligible_date)}` : 'not eligible';
+    return stackable(h('table', { testid: 'keep-table' },
+      h('caption', {}, 'Submissions'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Participant'),
+        h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Action'))),
+      h('tbody', {}, rows.map((r) => {
+        const baselineHeld = r.is_baseline && !r.baseline_released;
+        const canRelease = r.kept && (!baselineHeld || this.data.isAdmin);
+        const button = r.kept
+          ? h('button', { type: 'button', testid: 'keep-release', disabled: !canRelease, 'data-submission-id': r.id },
+            baselineHeld ? 'Release baseline' : 'Release')
+          : h('button', { type: 'button', testid: 'keep-set', 'data-submission-id': r.id }, 'Keep');
+        button.addEventListener('click', () => act(r, r.kept ? 'release' : 'keep'));
+        return h('tr', { testid: 'keep-row', 'data-submission-id': r.id },
+          h('th', { scope: 'row' }, String(r.id)),
+          h('td', {}, r.participant),
+          h('td', { testid: 'keep-state' }, state(r)),
+          h('td', {}, button));
+      }))));
   }
 
   // -- admin ------------------------------------------------------------------------------

@@ -13,8 +13,8 @@ namespace {
 // Every route, in the order GET /api/routes lists them.
 std::vector<Route> AllRoutes() {
   std::vector<Route> all;
-  for (auto part : {SystemRoutes(), PlatformRoutes(), ConsentRoutes(), AdminRoutes(), AuditRoutes(),
-                    JobsRoutes(), LogsRoutes()}) {
+  for (auto part : {SystemRoutes(), PlatformRoutes(), ConsentRoutes(), AdminRoutes(), KeepRoutes(),
+                    AuditRoutes(), JobsRoutes(), LogsRoutes()}) {
     all.insert(all.end(), part.begin(), part.end());
   }
   return all;

@@ -1,4 +1,5 @@
-// The admins' retention actions: `set-retention` (R8), `phase-policy` (R1) and `hold`.
+// The admins' retention actions: `set-retention` (R8), `phase-policy` (R1) and `hold`, and `keep`
+// (R10), which hosts may use too (--as USERNAME).
 #include <CLI/CLI.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -162,6 +163,56 @@ void AddHoldCommand(CLI::App& cli, GlobalOptions& g, CliAction& action) {
         PrintJson({{"target", what}, {"legal_hold", on}, {"reason", hold_reason}});
       } else {
         std::cout << "legal hold " << (on ? "set on " : "released on ") << what << "\n";
+      }
+      return 0;
+    };
+  });
+}
+
+void AddKeepCommand(CLI::App& cli, GlobalOptions& g, CliAction& action) {
+  // keep
+  auto* keep_cmd =
+      cli.add_subcommand("keep", "keep a submission, or release its keep (R10; hosts and admins)");
+  static std::string keep_verb;
+  static std::int64_t keep_submission = 0;
+  static std::string keep_reason;
+  static std::optional<std::string> keep_as;
+  keep_cmd->add_option("ACTION", keep_verb, "set or release")
+      ->required()
+      ->check(CLI::IsMember({"set", "release"}));
+  keep_cmd->add_option("--submission-id", keep_submission)->required();
+  keep_cmd->add_option("--reason", keep_reason, "why (stored in the audit log)")->check(Utf8Text());
+  keep_cmd
+      ->add_option("--as", keep_as,
+                   "act as this user (a host of the challenge or an admin); without it the "
+                   "operator acts as an admin, as for hold")
+      ->check(Utf8Text());
+  keep_cmd->callback([&] {
+    action = [&]() -> int {
+      if (keep_reason.empty()) return Fail(InvalidArgument("keep needs --reason TEXT"));
+      auto app = OpenApp(g);
+      if (!app.ok()) return Fail(app.status());
+      const bool set = keep_verb == "set";
+      auto r =
+          set ? KeepSubmission((*app)->context(), keep_submission, std::nullopt, keep_reason,
+                               keep_as)
+              : ReleaseKeep((*app)->context(), keep_submission, std::nullopt, keep_reason, keep_as);
+      if (!r.ok()) return Fail(r.status());
+      if (g.json) {
+        PrintJson({{"submission_id", r->submission_id},
+                   {"challenge_id", r->challenge_id},
+                   {"changed", r->changed},
+                   {"kept", r->kept},
+                   {"is_baseline", r->is_baseline},
+                   {"baseline_released", r->baseline_released},
+                   {"retention_eligible_date",
+                    r->eligible_date ? json(FormatTime(*r->eligible_date)) : json()},
+                   {"reason", keep_reason}});
+      } else {
+        std::cout << "submission " << r->submission_id << (r->kept ? ": kept" : ": not kept")
+                  << (r->changed ? "" : " (unchanged)") << "; eligible date "
+                  << (r->eligible_date ? FormatTime(*r->eligible_date) : std::string("none"))
+                  << "\n";
       }
       return 0;
     };

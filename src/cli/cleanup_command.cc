@@ -87,7 +87,7 @@ class TextSweepWriter final : public SweepListener {
               << r.submissions_deleted << " submissions, " << r.artifacts_deleted << " artifacts, "
               << Bytes(r.bytes_freed) << " " << verb_ << "; " << r.skipped_count << " skipped, "
               << r.failed_count << " failed; " << r.eligible_in_future << " scheduled later, "
-              << r.not_eligible << " without an eligible date";
+              << r.not_eligible << " without an eligible date; " << r.kept << " kept";
     if (r.recovered_gone + r.recovered_present > 0) {
       std::cout << "; an earlier run's " << r.recovered_gone + r.recovered_present
                 << " interrupted deletions recorded (" << r.recovered_gone << " gone, "

@@ -16,8 +16,8 @@ using AddCommand = void (*)(CLI::App& cli, GlobalOptions& g, CliAction& action);
 constexpr AddCommand kCommands[] = {
     &AddServeCommand,       &AddJobCommands,    &AddImportCommand,      &AddConsentCommand,
     &AddStatusCommand,      &AddCleanupCommand, &AddUpdateDatesCommand, &AddSetRetentionCommand,
-    &AddPhasePolicyCommand, &AddHoldCommand,    &AddAuditCommand,       &AddUserCommands,
-    &AddMigrateCommand,
+    &AddPhasePolicyCommand, &AddHoldCommand,    &AddKeepCommand,        &AddAuditCommand,
+    &AddUserCommands,       &AddMigrateCommand,
 };
 
 }  // namespace

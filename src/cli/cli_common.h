@@ -51,6 +51,7 @@ void AddConsentCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddSetRetentionCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddPhasePolicyCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddHoldCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddKeepCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddAuditCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddUserCommands(CLI::App& cli, GlobalOptions& g, CliAction& action);
 

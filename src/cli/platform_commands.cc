@@ -31,7 +31,8 @@ void PrintStatusText(const json& j) {
     std::cout << "Challenges with consent: " << o["challenges_with_consent"] << "/"
               << o["challenges"] << "\n"
               << "Submissions: " << s["total"] << " total, " << s["eligible_now"]
-              << " eligible now, " << s["deleted"] << " deleted, " << s["on_hold"] << " on hold\n"
+              << " eligible now, " << s["deleted"] << " deleted, " << s["on_hold"] << " on hold, "
+              << s["kept"] << " kept\n"
               << "Bytes held: " << Bytes(s["bytes_stored"].get<std::int64_t>()) << "\n\n";
   }
   for (const auto& c : j["challenges"]) {
@@ -59,7 +60,7 @@ void PrintStatusText(const json& j) {
     const auto& s = c["submissions"];
     std::cout << "  submissions: " << s["total"] << " total, " << s["with_eligible_date"]
               << " scheduled, " << s["eligible_now"] << " eligible now, " << s["deleted"]
-              << " deleted, " << s["on_hold"] << " on hold; "
+              << " deleted, " << s["on_hold"] << " on hold, " << s["kept"] << " kept; "
               << Bytes(s["bytes_stored"].get<std::int64_t>()) << " stored\n"
               << "  next deletion date: " << Str(c["next_deletion_date"]) << "\n";
     const auto& l = c["log_retention"];

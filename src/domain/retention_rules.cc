@@ -59,7 +59,8 @@ std::optional<TimePoint> DeletionDate(std::optional<TimePoint> eligible,
 
 SweepDecision DecideSweep(const SweepFacts& f, TimePoint now) {
   const std::optional<TimePoint> eligible =
-      EligibleDate(f.has_consent, f.phase_end, f.phase_is_public, f.phase_kept, f.retention_days);
+      EligibleDate(f.has_consent, f.phase_end, f.phase_is_public, f.phase_kept || f.submission_kept,
+                   f.retention_days);
   SweepDecision d;
   d.deletion_date = DeletionDate(eligible, f.notice_sent_at, f.notice_days);
   auto skip = [&d](SkipReason reason) {
@@ -72,6 +73,9 @@ SweepDecision DecideSweep(const SweepFacts& f, TimePoint now) {
   }
   if (f.phase_kept) {
     return skip(SkipReason::kPhaseKept);
+  }
+  if (f.submission_kept) {
+    return skip(SkipReason::kKept);
   }
   if (f.phase_is_public) {
     return skip(SkipReason::kPhasePublic);
@@ -111,6 +115,8 @@ const char* SkipReasonName(SkipReason reason) {
       return "no_consent";
     case SkipReason::kPhaseKept:
       return "phase_kept";
+    case SkipReason::kKept:
+      return "kept";
     case SkipReason::kPhasePublic:
       return "phase_public";
     case SkipReason::kNoEndDate:
@@ -141,6 +147,8 @@ const char* SkipReasonText(SkipReason reason) {
       return "the challenge's hosts have not consented to retention";
     case SkipReason::kPhaseKept:
       return "an admin set the submission's phase to keep";
+    case SkipReason::kKept:
+      return "the submission is kept (by a host or an admin, or as an unreleased baseline)";
     case SkipReason::kPhasePublic:
       return "the submission's phase is public";
     case SkipReason::kNoEndDate:

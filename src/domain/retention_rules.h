@@ -37,7 +37,8 @@ inline constexpr int kMaxRetentionDays = 3653;
                                                     bool phase_is_public, int retention_days);
 
 // R2 with a phase policy: nullopt when `phase_kept` (the phase's policy is `keep`: never
-// eligible), else the same as the overload above.
+// eligible), else the same as the overload above. A kept submission (R10) has no eligible date
+// either; callers pass `phase_kept || submission_kept`.
 [[nodiscard]] std::optional<TimePoint> EligibleDate(bool has_consent,
                                                     std::optional<TimePoint> phase_end,
                                                     bool phase_is_public, bool phase_kept,
@@ -60,6 +61,8 @@ struct SweepFacts {
   std::optional<TimePoint> phase_end;  // the phase's current end_date
   bool phase_is_public = false;        // the phase's current is_public
   bool phase_kept = false;             // the phase's policy is `keep` now (R1)
+  bool submission_kept =
+      false;               // the submission is kept now (R10: kept, or an unreleased baseline)
   int retention_days = 0;  // D from RetentionDays() (R1): the phase's days, override or default
   std::optional<TimePoint> stored_eligible_date;  // retention_eligible_date as stored
   bool challenge_on_hold = false;                 // legal hold on the challenge
@@ -73,6 +76,7 @@ enum class SkipReason {
   kNone,
   kNoConsent,
   kPhaseKept,
+  kKept,  // the submission itself is kept (R10)
   kPhasePublic,
   kNoEndDate,
   kEligibleDateChanged,
@@ -96,7 +100,8 @@ struct SweepDecision {
 };
 
 // R5. Decides whether to delete a submission's artifacts at `now`. Checks, in this order, and
-// reports the first that fails: consent, phase not kept (policy `keep`), phase not public, phase
+// reports the first that fails: consent, phase not kept (policy `keep`), submission not kept
+// (R10, whatever its stored eligible date says), phase not public, phase
 // has an end date, the eligible date recomputed from R2 equals the stored one, now >= eligible
 // date, challenge not on hold, submission not on hold, a notice was sent (when notice_days > 0),
 // now >= deletion date (R4).

@@ -191,6 +191,18 @@ TEST(DecideSweepTest, ReportsTheFirstRuleThatProtectsASubmission) {
          f.notice_days = 0;
        },
        now, SkipReason::kPhaseKept, std::nullopt},
+      {"a kept submission is refused though its stored date still matches (R10)",
+       [](SweepFacts& f) {
+         f.submission_kept = true;
+         f.notice_days = 0;
+       },
+       now, SkipReason::kKept, std::nullopt},
+      {"a kept submission on hold is reported as kept",
+       [](SweepFacts& f) {
+         f.submission_kept = true;
+         f.submission_on_hold = true;
+       },
+       now, SkipReason::kKept, std::nullopt},
       {"phase days changed D", [](SweepFacts& f) { f.retention_days = 60; }, now,
        SkipReason::kEligibleDateChanged, T("2026-04-02T00:00:00Z")},
       {"phase made public", [](SweepFacts& f) { f.phase_is_public = true; }, now,
@@ -250,7 +262,7 @@ TEST(DecideSweepTest, ReportsTheFirstRuleThatProtectsASubmission) {
     EXPECT_EQ(Show(d.deletion_date), Show(c.want_deletion)) << c.name;
     seen.insert(d.reason);
   }
-  EXPECT_EQ(seen.size(), 11u) << "every reason, kNone included, is exercised";
+  EXPECT_EQ(seen.size(), 12u) << "every reason, kNone included, is exercised";
 }
 
 TEST(DecideSweepTest, NeverDeletesWithoutConsentWhateverElseHolds) {
@@ -277,6 +289,7 @@ TEST(SkipReasonTest, NamesAreStableSnakeCaseAndTextsAreSentences) {
       {SkipReason::kNone, ""},
       {SkipReason::kNoConsent, "no_consent"},
       {SkipReason::kPhaseKept, "phase_kept"},
+      {SkipReason::kKept, "kept"},
       {SkipReason::kPhasePublic, "phase_public"},
       {SkipReason::kNoEndDate, "no_end_date"},
       {SkipReason::kEligibleDateChanged, "eligible_date_changed"},

@@ -327,18 +327,47 @@ class Importer {
     return Status::Ok();
   }
 
+  // A submission with its artifacts. `is_baseline` (R10) is the platform's flag; "keep":
+  // {"reason"} (a keep as the import's, audited like a host's keep_set) only when `allow_keep`
+  // (the import file; the platform may not keep, DESIGN section 6).
   Status ImportSubmission(const Fields& s, std::int64_t phase_id, std::int64_t challenge_id,
-                          ImportReport& report) {
-    RETURN_IF_ERROR(s.CheckObject({"id", "participant", "submitted_at", "status", "artifacts"}));
+                          ImportReport& report, bool allow_keep = true) {
+    std::set<std::string> fields = {"id",     "participant", "submitted_at",
+                                    "status", "is_baseline", "artifacts"};
+    if (allow_keep) fields.insert("keep");
+    RETURN_IF_ERROR(s.CheckObject(fields));
     ASSIGN_OR_RETURN(auto sid, s.Id("id"));
     ASSIGN_OR_RETURN(auto participant, s.Str("participant", true, true));
     ASSIGN_OR_RETURN(auto submitted, s.Time("submitted_at", true));
     ASSIGN_OR_RETURN(auto status, s.Str("status", false));
-    RETURN_IF_ERROR(Insert(conn_, s.path(), "submission " + std::to_string(sid),
-                           "INSERT INTO submissions (id, phase_id, challenge_id, participant, "
-                           "submitted_at, status) VALUES (?, ?, ?, ?, ?, ?)",
-                           {sid, phase_id, challenge_id, participant, ToUnix(*submitted),
-                            status.empty() ? std::string("finished") : status}));
+    ASSIGN_OR_RETURN(bool baseline, s.Bool("is_baseline", false));
+    std::optional<std::string> keep_reason;
+    if (s.Has("keep")) {
+      Fields k(s.At("keep"), s.Path("keep"));
+      RETURN_IF_ERROR(k.CheckObject({"reason"}));
+      ASSIGN_OR_RETURN(keep_reason, k.Str("reason", true, true));
+    }
+    RETURN_IF_ERROR(Insert(
+        conn_, s.path(), "submission " + std::to_string(sid),
+        "INSERT INTO submissions (id, phase_id, challenge_id, participant, submitted_at, status, "
+        "is_baseline, kept_at, kept_by, keep_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        {sid, phase_id, challenge_id, participant, ToUnix(*submitted),
+         status.empty() ? std::string("finished") : status, std::int64_t{baseline ? 1 : 0},
+         keep_reason ? SqlValue(Now()) : SqlNull(),
+         keep_reason ? SqlValue(std::string("import")) : SqlNull(),
+         keep_reason ? SqlValue(*keep_reason) : SqlNull()}));
+    if (keep_reason) {
+      // Audited like a host's keep (R10); the dates follow from the import's recompute.
+      AuditEvent e;
+      e.ledger = "admin";
+      e.challenge_id = challenge_id;
+      e.submission_id = sid;
+      e.actor = "import";
+      e.action = "keep_set";
+      e.notes = *keep_reason;
+      e.at = ctx_.clock->Now();
+      RETURN_IF_ERROR(AppendAuditEvent(conn_, std::move(e)).status());
+    }
     ++report.submissions;
     ASSIGN_OR_RETURN(const json* arts, s.Array("artifacts"));
     for (std::size_t k = 0; k < arts->size(); ++k) {
@@ -752,11 +781,24 @@ Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t ph
   std::int64_t id = 0;
   RETURN_IF_ERROR(InImporter(ctx, challenge, [&](SqlConnection&, Importer& im) -> Status {
     ImportReport report;
-    RETURN_IF_ERROR(im.ImportSubmission(Fields(body, "$"), phase_id, challenge, report));
+    RETURN_IF_ERROR(im.ImportSubmission(Fields(body, "$"), phase_id, challenge, report,
+                                        /*allow_keep=*/false));
     id = body.at("id").get<std::int64_t>();
     return Status::Ok();
   }));
   return id;
+}
+
+Status UpdateSubmission(const ServiceContext& ctx, std::int64_t submission_id, const json& body) {
+  std::int64_t challenge = 0;
+  {
+    auto conn = ctx.db->Lock();
+    ASSIGN_OR_RETURN(challenge, ChallengeOfSubmission(*conn, submission_id));
+  }
+  return InImporter(ctx, challenge, [&](SqlConnection& conn, Importer&) -> Status {
+    return UpdateColumns(conn, "submissions", submission_id, Fields(body, "$"),
+                         {{"status", 'n'}, {"is_baseline", 'b'}});
+  });
 }
 
 namespace {

@@ -375,6 +375,132 @@ Status SetSubmissionHold(const ServiceContext& ctx, std::int64_t submission_id, 
   return tx.Commit();
 }
 
+namespace {
+
+// A submission's keep state as stored (migration 10).
+struct KeepState {
+  std::int64_t challenge_id = 0;
+  bool explicit_keep = false;  // kept_at is set
+  std::string keep_reason;
+  bool is_baseline = false;
+  bool baseline_released = false;
+};
+
+// Loads the submission and checks that the actor may keep or release it: the operator (nullopt)
+// and admins always, hosts of its challenge; sets `is_admin`. Errors as KeepSubmission.
+Result<KeepState> CheckKeeper(SqlConnection& conn, std::int64_t submission_id,
+                              std::optional<std::int64_t> challenge_id,
+                              const std::optional<std::string>& username, bool& is_admin) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT challenge_id, kept_at, keep_reason, "
+                                           "is_baseline, baseline_released_at FROM submissions "
+                                           "WHERE id = ?",
+                                           {submission_id}));
+  if (!row || (challenge_id && row->Int(0) != *challenge_id)) {
+    return NotFound("submission " + std::to_string(submission_id) + " does not exist" +
+                    (challenge_id ? " in challenge " + std::to_string(*challenge_id) : ""));
+  }
+  KeepState k{row->Int(0), !row->IsNull(1), row->IsNull(2) ? "" : row->Text(2), row->Bool(3),
+              !row->IsNull(4)};
+  is_admin = true;
+  if (username) {
+    ASSIGN_OR_RETURN(auto user, FindUser(conn, *username));
+    ASSIGN_OR_RETURN(auto role, RoleFor(conn, user, k.challenge_id));
+    is_admin = user.is_admin;
+    if (!role.is_host && !is_admin) {
+      return PermissionDenied("'" + *username + "' is not a host of challenge " +
+                              std::to_string(k.challenge_id) +
+                              " (only its hosts and admins may keep its submissions)");
+    }
+  }
+  return k;
+}
+
+// Recomputes the challenge's dates (R3) and reads the submission's state back.
+Result<KeepResult> KeepOutcome(SqlConnection& conn, const RetentionSettings& settings,
+                               std::int64_t submission_id, std::int64_t challenge_id,
+                               bool changed) {
+  if (changed) RETURN_IF_ERROR(RecomputeEligibleDates(conn, settings, challenge_id).status());
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT kept, is_baseline, baseline_released_at, "
+                                           "retention_eligible_date FROM submissions WHERE id = ?",
+                                           {submission_id}));
+  KeepResult r;
+  r.submission_id = submission_id;
+  r.challenge_id = challenge_id;
+  r.changed = changed;
+  r.kept = row->Bool(0);
+  r.is_baseline = row->Bool(1);
+  r.baseline_released = !row->IsNull(2);
+  if (auto d = row->OptInt(3)) r.eligible_date = FromUnix(*d);
+  return r;
+}
+
+}  // namespace
+
+Result<KeepResult> KeepSubmission(const ServiceContext& ctx, std::int64_t submission_id,
+                                  std::optional<std::int64_t> challenge_id,
+                                  const std::string& reason,
+                                  const std::optional<std::string>& username) {
+  if (reason.empty()) return InvalidArgument("a reason is required to keep a submission");
+  if (reason.size() > 10000) return InvalidArgument("the reason is longer than 10000 bytes");
+  const TimePoint now = ctx.clock->Now();
+  const std::string actor = username.value_or("cli");
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  bool is_admin = false;
+  ASSIGN_OR_RETURN(auto k, CheckKeeper(*conn, submission_id, challenge_id, username, is_admin));
+  const bool changed = !k.explicit_keep || k.keep_reason != reason;
+  if (changed) {
+    RETURN_IF_ERROR(
+        conn->Exec("UPDATE submissions SET kept_at = ?, kept_by = ?, keep_reason = ? WHERE id = ?",
+                   {ToUnix(now), actor, reason, submission_id}));
+    RETURN_IF_ERROR(
+        AppendEvent(*conn, "admin", k.challenge_id, submission_id, actor, "keep_set", reason, now));
+  }
+  ASSIGN_OR_RETURN(auto result,
+                   KeepOutcome(*conn, ctx.settings, submission_id, k.challenge_id, changed));
+  RETURN_IF_ERROR(tx.Commit());
+  return result;
+}
+
+Result<KeepResult> ReleaseKeep(const ServiceContext& ctx, std::int64_t submission_id,
+                               std::optional<std::int64_t> challenge_id, const std::string& reason,
+                               const std::optional<std::string>& username) {
+  if (reason.empty()) return InvalidArgument("a reason is required to release a keep");
+  if (reason.size() > 10000) return InvalidArgument("the reason is longer than 10000 bytes");
+  const TimePoint now = ctx.clock->Now();
+  const std::string actor = username.value_or("cli");
+  auto conn = ctx.db->Lock();
+  ASSIGN_OR_RETURN(auto tx, Transaction::Start(*conn, TxMode::kWrite));
+  bool is_admin = false;
+  ASSIGN_OR_RETURN(auto k, CheckKeeper(*conn, submission_id, challenge_id, username, is_admin));
+  bool changed = false;
+  if (k.is_baseline && !k.baseline_released) {
+    if (!is_admin) {
+      return PermissionDenied("submission " + std::to_string(submission_id) +
+                              " is a baseline: only an admin may release it");
+    }
+    RETURN_IF_ERROR(conn->Exec(
+        "UPDATE submissions SET baseline_released_at = ?, baseline_released_by = ?, "
+        "baseline_release_reason = ?, kept_at = NULL, kept_by = NULL, keep_reason = NULL "
+        "WHERE id = ?",
+        {ToUnix(now), actor, reason, submission_id}));
+    RETURN_IF_ERROR(AppendEvent(*conn, "admin", k.challenge_id, submission_id, actor,
+                                "baseline_released", reason, now));
+    changed = true;
+  } else if (k.explicit_keep) {
+    RETURN_IF_ERROR(conn->Exec(
+        "UPDATE submissions SET kept_at = NULL, kept_by = NULL, keep_reason = NULL WHERE id = ?",
+        {submission_id}));
+    RETURN_IF_ERROR(AppendEvent(*conn, "admin", k.challenge_id, submission_id, actor,
+                                "keep_released", reason, now));
+    changed = true;
+  }
+  ASSIGN_OR_RETURN(auto result,
+                   KeepOutcome(*conn, ctx.settings, submission_id, k.challenge_id, changed));
+  RETURN_IF_ERROR(tx.Commit());
+  return result;
+}
+
 Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id,
                          const std::string& actor, const std::string& action,
                          const std::string& notes) {
@@ -388,15 +514,17 @@ Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> 
 Result<std::int64_t> RecomputeEligibleDates(SqlConnection& conn, const RetentionSettings& settings,
                                             std::optional<std::int64_t> challenge_id) {
   // R1 and R2 in one set-based statement (D = the phase's days, else the override, else the
-  // default; a `keep` phase gets no date); it mirrors EligibleDate() in domain/retention_rules.h (a
-  // service test checks that they agree). Deleted submissions keep their history. A cleared
-  // eligible date also clears the notice time: a date set again needs a fresh notice (R4, ADR
-  // 0003); a date that only moves keeps it.
+  // default; a `keep` phase and a kept submission get no date); it mirrors EligibleDate() in
+  // domain/retention_rules.h (a service test checks that they agree). Deleted submissions keep
+  // their history. A cleared eligible date also clears the notice time: a date set again needs a
+  // fresh notice (R4, ADR 0003); a date that only moves keeps it. A kept submission (R10: `kept`,
+  // migration 10) gets no date whatever its phase says.
   static constexpr const char* kSql = R"sql(
 UPDATE submissions SET
-  retention_eligible_date = x.eligible,
-  notice_sent_at = CASE WHEN x.eligible IS NULL THEN NULL ELSE submissions.notice_sent_at END,
-  retention_policy_applied = CASE WHEN x.eligible IS NULL THEN NULL
+  retention_eligible_date = CASE WHEN submissions.kept = 1 THEN NULL ELSE x.eligible END,
+  notice_sent_at = CASE WHEN x.eligible IS NULL OR submissions.kept = 1 THEN NULL
+    ELSE submissions.notice_sent_at END,
+  retention_policy_applied = CASE WHEN x.eligible IS NULL OR submissions.kept = 1 THEN NULL
     ELSE x.days || ' days after the end of phase ' || x.phase_id END
 FROM (
   SELECT p.id AS phase_id,
@@ -410,7 +538,8 @@ FROM (
 ) AS x
 WHERE submissions.phase_id = x.phase_id
   AND submissions.is_artifact_deleted = 0
-  AND submissions.retention_eligible_date IS DISTINCT FROM x.eligible
+  AND submissions.retention_eligible_date IS DISTINCT FROM
+      (CASE WHEN submissions.kept = 1 THEN NULL ELSE x.eligible END)
 )sql";
   const SqlParams days{std::int64_t{settings.default_days}, std::int64_t{settings.default_days}};
   if (!challenge_id) return conn.Exec(kSql, days);

@@ -181,6 +181,38 @@ Status SetChallengeHold(const ServiceContext& ctx, std::int64_t challenge_id, bo
                         const std::string& reason, const std::string& actor);
 Status SetSubmissionHold(const ServiceContext& ctx, std::int64_t submission_id, bool hold,
                          const std::string& reason, const std::string& actor);
+
+// ---- keep (R10) ----
+// Who asks to keep or release: a user by name (a host of the submission's challenge or an admin)
+// or, with nullopt, the operator at the command line, who acts as an admin (as for `hold`).
+struct KeepResult {
+  std::int64_t submission_id = 0;
+  std::int64_t challenge_id = 0;
+  bool changed = false;  // false when the request repeated the current state
+  bool kept = false;     // kept afterwards (explicitly, or as an unreleased baseline)
+  bool is_baseline = false;
+  bool baseline_released = false;
+  std::optional<TimePoint> eligible_date;  // afterwards, recomputed at once (R3)
+};
+// Marks a submission kept with a reason: it loses its eligible date (and notice time) at once and
+// no sweep deletes it (R2, R5). Audited as `keep_set` (admin ledger, with the submission). A
+// repeated keep with the same reason changes nothing; a new reason is recorded as a new keep.
+// `challenge_id`, when given, must be the submission's challenge (NotFound otherwise).
+// InvalidArgument for an empty reason; NotFound for an unknown submission or user;
+// PermissionDenied for a user who is neither an admin nor a host of the challenge.
+Result<KeepResult> KeepSubmission(const ServiceContext& ctx, std::int64_t submission_id,
+                                  std::optional<std::int64_t> challenge_id,
+                                  const std::string& reason,
+                                  const std::optional<std::string>& username);
+// Releases a submission's keep and recomputes its dates at once (R3). A baseline that no admin
+// released yet is released only by an admin (`baseline_released`, which also clears an explicit
+// keep); anyone else gets PermissionDenied and nothing changes. An explicit keep is released by
+// a host or an admin (`keep_released`). Releasing what is not kept changes nothing. Errors as
+// KeepSubmission.
+Result<KeepResult> ReleaseKeep(const ServiceContext& ctx, std::int64_t submission_id,
+                               std::optional<std::int64_t> challenge_id, const std::string& reason,
+                               const std::optional<std::string>& username);
+
 // Appends an admin event (e.g. a manual job run) to the audit chain.
 Status RecordAdminAction(const ServiceContext& ctx, std::optional<std::int64_t> challenge_id,
                          const std::string& actor, const std::string& action,
@@ -223,6 +255,10 @@ Result<std::int64_t> CreatePhase(const ServiceContext& ctx, std::int64_t challen
 Status UpdatePhase(const ServiceContext& ctx, std::int64_t phase_id, const nlohmann::json& body);
 Result<std::int64_t> CreateSubmission(const ServiceContext& ctx, std::int64_t phase_id,
                                       const nlohmann::json& body);
+// Fields: status, is_baseline (R10: a baseline is kept unless an admin released it). Recomputes
+// the challenge's dates at once (R3). NotFound for an unknown submission.
+Status UpdateSubmission(const ServiceContext& ctx, std::int64_t submission_id,
+                        const nlohmann::json& body);
 // Registers an artifact already in storage ({kind, key, size?}: size is read from the store and
 // must match when given; NotFound when the key is not in the store). On a submission whose
 // artifacts a sweep had deleted, clears is_artifact_deleted and artifact_deletion_date and

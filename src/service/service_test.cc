@@ -15,6 +15,8 @@
 namespace retention {
 namespace {
 
+constexpr std::int64_t kKeepStates = 4;
+
 class ServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -79,30 +81,114 @@ TEST_F(ServiceTest, SetBasedRecomputeAgreesWithTheDomainRule) {
                            k.phase_days ? SqlValue(std::int64_t{*k.phase_days}) : SqlNull(),
                            k.kept ? SqlValue(std::string("keep")) : SqlNull()})
                       .ok());
-      ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
-                          "submitted_at, retention_eligible_date) VALUES (?, ?, ?, 'bob', 0, 1)",
-                          {id, id, id})
-                      .ok());
+      // R10 per submission: none, kept by a host, a baseline, a baseline an admin released.
+      for (std::int64_t keep = 0; keep < kKeepStates; ++keep) {
+        ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                            "submitted_at, retention_eligible_date, kept_at, is_baseline, "
+                            "baseline_released_at) VALUES (?, ?, ?, 'bob', 0, 1, ?, ?, ?)",
+                            {id * kKeepStates + keep, id, id,
+                             keep == 1 ? SqlValue(std::int64_t{5}) : SqlNull(),
+                             std::int64_t{keep >= 2 ? 1 : 0},
+                             keep == 3 ? SqlValue(std::int64_t{6}) : SqlNull()})
+                        .ok());
+      }
     }
   }
   auto changed = UpdateDates(ctx_, std::nullopt);
   ASSERT_TRUE(changed.ok());
-  EXPECT_EQ(*changed, static_cast<std::int64_t>(cases.size())) << "every seeded date was wrong";
+  EXPECT_EQ(*changed, static_cast<std::int64_t>(cases.size()) * kKeepStates)
+      << "every seeded date was wrong";
   auto c = db_->Lock();
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const Case& k = cases[i];
-    auto row = c->QueryOne("SELECT retention_eligible_date FROM submissions WHERE id = ?",
-                           {static_cast<std::int64_t>(i + 1)});
-    ASSERT_TRUE(row.ok());
-    const auto want =
-        EligibleDate(k.consent, k.end ? std::optional<TimePoint>(FromUnix(*k.end)) : std::nullopt,
-                     k.is_public, k.kept, *RetentionDays(k.phase_days, k.override_days, 30));
-    const auto got = (*row)->OptInt(0);
-    ASSERT_EQ(got.has_value(), want.has_value()) << "case " << i;
-    if (want) {
-      EXPECT_EQ(*got, ToUnix(*want)) << "case " << i;
+    for (std::int64_t keep = 0; keep < kKeepStates; ++keep) {
+      auto row = c->QueryOne("SELECT retention_eligible_date FROM submissions WHERE id = ?",
+                             {static_cast<std::int64_t>(i + 1) * kKeepStates + keep});
+      ASSERT_TRUE(row.ok());
+      const bool submission_kept = keep == 1 || keep == 2;
+      const auto want = EligibleDate(
+          k.consent, k.end ? std::optional<TimePoint>(FromUnix(*k.end)) : std::nullopt, k.is_public,
+          k.kept || submission_kept, *RetentionDays(k.phase_days, k.override_days, 30));
+      const auto got = (*row)->OptInt(0);
+      ASSERT_EQ(got.has_value(), want.has_value()) << "case " << i << " keep state " << keep;
+      if (want) {
+        EXPECT_EQ(*got, ToUnix(*want)) << "case " << i << " keep state " << keep;
+      }
     }
   }
+}
+
+// R10 and R3: a keep takes the date away at once, its release brings it back at once; only hosts
+// of the challenge and admins keep; only admins release a baseline; each change is audited.
+TEST_F(ServiceTest, KeepAndReleaseMoveTheDateAtOnceAndOnlyAdminsReleaseABaseline) {
+  {
+    auto c = db_->Lock();
+    ASSERT_TRUE(c->Exec("INSERT INTO users (id, username, email, is_admin, created_at) VALUES "
+                        "(3, 'root', 'r@x', 1, 0), (4, 'eve', 'e@x', 0, 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO challenges (id, title, host_team_id, "
+                        "retention_policy_consent, created_at) VALUES (1, 't', 1, 1, 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO phases (id, challenge_id, name, end_date, is_public) "
+                        "VALUES (1, 1, 'p', 1770000000, 0)")
+                    .ok());
+    ASSERT_TRUE(c->Exec("INSERT INTO submissions (id, phase_id, challenge_id, participant, "
+                        "submitted_at, is_baseline) VALUES (1, 1, 1, 'bob', 0, 0), "
+                        "(2, 1, 1, 'bob', 0, 1)")
+                    .ok());
+  }
+  ASSERT_TRUE(UpdateDates(ctx_, 1).ok());
+  const std::int64_t due = 1770000000 + 30 * kSecondsPerDay;
+  auto date = [&](std::int64_t id) {
+    auto c = db_->Lock();
+    return (*c->QueryOne("SELECT retention_eligible_date FROM submissions WHERE id = ?", {id}))
+        ->OptInt(0);
+  };
+  EXPECT_EQ(date(1), due);
+  EXPECT_EQ(date(2), std::nullopt) << "a baseline is kept";
+
+  EXPECT_EQ(KeepSubmission(ctx_, 1, std::nullopt, "x", "bob").status().code(),
+            StatusCode::kPermissionDenied)
+      << "a pending host";
+  EXPECT_EQ(KeepSubmission(ctx_, 1, std::nullopt, "x", "eve").status().code(),
+            StatusCode::kPermissionDenied)
+      << "a participant";
+  EXPECT_EQ(KeepSubmission(ctx_, 1, 2, "x", "alice").status().code(), StatusCode::kNotFound)
+      << "not in that challenge";
+  EXPECT_EQ(KeepSubmission(ctx_, 1, std::nullopt, "", "alice").status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(date(1), due) << "refusals change nothing";
+
+  auto kept = KeepSubmission(ctx_, 1, 1, "paper", "alice");
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_TRUE(kept->kept);
+  EXPECT_EQ(kept->eligible_date, std::nullopt);
+  EXPECT_EQ(date(1), std::nullopt);
+  auto again = KeepSubmission(ctx_, 1, 1, "paper", "alice");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->changed);
+  auto released = ReleaseKeep(ctx_, 1, 1, "done", "alice");
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(date(1), due);
+  ASSERT_TRUE(released->eligible_date.has_value());
+  EXPECT_EQ(ToUnix(*released->eligible_date), due);
+
+  EXPECT_EQ(ReleaseKeep(ctx_, 2, 1, "x", "alice").status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(date(2), std::nullopt);
+  auto baseline = ReleaseKeep(ctx_, 2, 1, "superseded", "root");
+  ASSERT_TRUE(baseline.ok()) << baseline.status().ToString();
+  EXPECT_TRUE(baseline->baseline_released);
+  EXPECT_FALSE(baseline->kept);
+  EXPECT_EQ(date(2), due);
+
+  auto events = ListAuditEvents(*db_->LockRead(), AuditFilter{});
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> actions;
+  for (const auto& e : *events) {
+    if (e.submission_id) actions.push_back(e.action + " " + e.actor);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"keep_set alice", "keep_released alice",
+                                               "baseline_released root"}));
 }
 
 TEST_F(ServiceTest, OnlyAcceptedHostsMayGiveConsentAndRegrantKeepsTheDate) {

@@ -117,6 +117,9 @@ struct SweepReport {
   std::int64_t not_eligible_phase_public = 0;
   std::int64_t not_eligible_no_end_date = 0;
   std::int64_t eligible_in_future = 0;  // eligible date after as_of
+  // Live submissions kept (R10: kept by a host or an admin, or an unreleased baseline): never
+  // deleted whatever their stored dates say. Most are among not_eligible.
+  std::int64_t kept = 0;
   // Artifacts whose deletion intent an earlier run left behind, now recorded from storage:
   // found gone (recorded deleted) or still there (intent cleared; R5 decides again).
   std::int64_t recovered_gone = 0;

@@ -96,6 +96,7 @@ struct Counts {
   std::int64_t total = 0, with_eligible = 0, eligible_now = 0, deleted = 0, on_hold = 0;
   std::int64_t bytes_stored = 0;
   std::int64_t live = 0, held_submissions = 0;  // not yet deleted; of those, held one by one
+  std::int64_t kept = 0;  // not yet deleted and kept (R10), from submissions_kept
 };
 
 // Per challenge, in one pass over the covering index submissions_status (no table rows, no
@@ -132,6 +133,15 @@ Result<std::map<std::int64_t, Counts>> CountsByChallenge(SqlConnection& conn, Ti
     c.bytes_stored = r.Int(7);
     out.emplace(r.Int(0), c);
   }
+  // The kept ones (R10) from their partial index: the few a host or admin keeps, and baselines.
+  ASSIGN_OR_RETURN(
+      auto kept,
+      conn.Query(std::string("SELECT s.challenge_id, COUNT(*) FROM submissions s") +
+                     IndexedBy(conn, "submissions_kept") +
+                     " WHERE s.kept = 1 AND s.is_artifact_deleted = 0 " +
+                     (challenge ? "AND s.challenge_id = ? " : "") + "GROUP BY s.challenge_id",
+                 challenge ? SqlParams{*challenge} : SqlParams{}));
+  for (const auto& r : kept) out[r.Int(0)].kept = r.Int(1);
   return out;
 }
 
@@ -153,6 +163,7 @@ json CountsJson(const Counts& c) {
               {"eligible_now", c.eligible_now},
               {"deleted", c.deleted},
               {"on_hold", c.on_hold},
+              {"kept", c.kept},
               {"bytes_stored", c.bytes_stored}};
 }
 
@@ -279,6 +290,7 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
     overall.eligible_now += counts.eligible_now;
     overall.deleted += counts.deleted;
     overall.on_hold += counts.on_hold;
+    overall.kept += counts.kept;
     overall.bytes_stored += counts.bytes_stored;
     ASSIGN_OR_RETURN(auto one, ChallengeStatus(*conn, ctx, r, counts));
     out["challenges"].push_back(std::move(one));
@@ -433,6 +445,71 @@ Result<json> ForecastView(const ServiceContext& ctx, std::int64_t challenge_id, 
   }
   out["total_submissions"] = total_subs;
   out["total_bytes"] = total_bytes;
+  // R10: kept submissions have no eligible date, so none is in what the sweeps delete.
+  ASSIGN_OR_RETURN(auto kept, conn->QueryOne("SELECT COUNT(*) FROM submissions s" +
+                                                 IndexedBy(*conn, "submissions_kept") +
+                                                 " WHERE s.kept = 1 AND s.is_artifact_deleted = 0 "
+                                                 "AND s.challenge_id = ?",
+                                             {challenge_id}));
+  out["kept_submissions"] = kept->Int(0);
+  return out;
+}
+
+Result<json> SubmissionSearchView(const ServiceContext& ctx, std::int64_t challenge_id,
+                                  const std::string& query, std::int64_t after, int limit) {
+  if (limit < 1 || limit > 500) return InvalidArgument("limit must be 1-500");
+  if (query.size() > 150) return InvalidArgument("q is longer than 150 characters");
+  auto conn = ctx.db->LockRead();
+  ASSIGN_OR_RETURN(auto exists,
+                   conn->QueryOne("SELECT id FROM challenges WHERE id = ?", {challenge_id}));
+  if (!exists) return NotFound("Challenge does not exist");
+  std::string sql =
+      "SELECT s.id, s.phase_id, s.participant, s.submitted_at, s.status, s.kept, s.kept_at, "
+      "s.kept_by, s.keep_reason, s.is_baseline, s.baseline_released_at, s.legal_hold, "
+      "s.retention_eligible_date, s.is_artifact_deleted, s.artifact_deletion_date, "
+      "s.bytes_stored FROM submissions s WHERE s.challenge_id = ? AND s.id > ?";
+  SqlParams params = {challenge_id, after};
+  // Served by submissions_challenge (all), the primary key (an id) or submissions_participant
+  // (participant, challenge_id), each in id order.
+  const bool digits =
+      !query.empty() && query.size() <= 18 &&
+      std::all_of(query.begin(), query.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+  if (digits) {
+    sql += " AND (s.id = ? OR s.participant = ?)";
+    params.emplace_back(std::stoll(query));
+    params.emplace_back(query);
+  } else if (!query.empty()) {
+    sql += " AND s.participant = ?";
+    params.emplace_back(query);
+  }
+  sql += " ORDER BY s.id LIMIT ?";
+  params.emplace_back(std::int64_t{limit} + 1);
+  ASSIGN_OR_RETURN(auto rows, conn->Query(sql, params));
+  json out;
+  out["challenge_id"] = challenge_id;
+  out["q"] = query;
+  out["submissions"] = json::array();
+  const std::size_t shown = std::min(rows.size(), static_cast<std::size_t>(limit));
+  for (std::size_t i = 0; i < shown; ++i) {
+    const SqlRow& r = rows[i];
+    out["submissions"].push_back({{"id", r.Int(0)},
+                                  {"phase_id", r.Int(1)},
+                                  {"participant", r.Text(2)},
+                                  {"submitted_at", JsonTime(OptTime(r, 3))},
+                                  {"status", r.Text(4)},
+                                  {"kept", r.Bool(5)},
+                                  {"kept_at", JsonTime(OptTime(r, 6))},
+                                  {"kept_by", r.IsNull(7) ? json() : json(r.Text(7))},
+                                  {"keep_reason", r.IsNull(8) ? json() : json(r.Text(8))},
+                                  {"is_baseline", r.Bool(9)},
+                                  {"baseline_released", !r.IsNull(10)},
+                                  {"legal_hold", r.Bool(11)},
+                                  {"retention_eligible_date", JsonTime(OptTime(r, 12))},
+                                  {"is_artifact_deleted", r.Bool(13)},
+                                  {"artifact_deletion_date", JsonTime(OptTime(r, 14))},
+                                  {"bytes_stored", r.Int(15)}});
+  }
+  out["next"] = rows.size() > shown ? json(rows[shown - 1].Int(0)) : json();
   return out;
 }
 
@@ -526,6 +603,7 @@ json SweepSummaryJson(const SweepReport& r) {
                    {"failed", r.failed_count},
                    {"not_eligible", r.not_eligible},
                    {"eligible_in_future", r.eligible_in_future},
+                   {"kept", r.kept},
                    {"recovered", {{"gone", r.recovered_gone}, {"present", r.recovered_present}}},
                    {"not_eligible_by_reason",
                     {{"no_consent", r.not_eligible_no_consent},

@@ -70,6 +70,16 @@ std::string AuditCsv(const std::vector<AuditEvent>& events);
 // has_consent, is_host, role, legal_hold, approved}.
 Result<nlohmann::json> ChallengeListView(const ServiceContext& ctx, const User& user);
 
+// GET /api/challenges/{pk}/submissions: a page of the challenge's submissions for its hosts (R10's
+// search), by id: all of them when `query` is empty, else the one whose id is `query` (digits)
+// and those whose participant is `query`. Each {id, phase_id, participant, submitted_at, status,
+// kept, kept_at, kept_by, keep_reason, is_baseline, baseline_released, legal_hold,
+// retention_eligible_date, is_artifact_deleted, artifact_deletion_date, bytes_stored}; `next` is
+// the `after` of the next page (null at the end). NotFound for an unknown challenge;
+// InvalidArgument for a limit outside 1..500.
+Result<nlohmann::json> SubmissionSearchView(const ServiceContext& ctx, std::int64_t challenge_id,
+                                            const std::string& query, std::int64_t after,
+                                            int limit);
 // One outbox entry as the API and the notice job's dry run show it: {id, challenge_id, recipient,
 // subject, state, attempts, last_error, created_at, sent_at}.
 nlohmann::json OutboxEntryJson(const OutboxEntry& e);

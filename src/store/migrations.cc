@@ -383,6 +383,33 @@ ALTER TABLE api_tokens ADD COLUMN expires_at INTEGER;
 ALTER TABLE api_tokens ADD COLUMN revoked_at INTEGER;
 CREATE INDEX api_tokens_prefix ON api_tokens(prefix);
 )sql"}},
+      // 10: keep (R10). A host's or admin's keep of one submission (kept_at, kept_by,
+      // keep_reason; all NULL when not kept), the platform's is_baseline, and an admin's release
+      // of a baseline (baseline_released_*). `kept` is derived, so that every rule reads one
+      // column: 1 when kept explicitly, or a baseline that no admin released. SQLite adds a
+      // generated column as VIRTUAL only; PostgreSQL has STORED only.
+      {{Engine::kAll, R"sql(
+ALTER TABLE submissions ADD COLUMN kept_at INTEGER;
+ALTER TABLE submissions ADD COLUMN kept_by TEXT;
+ALTER TABLE submissions ADD COLUMN keep_reason TEXT;
+ALTER TABLE submissions ADD COLUMN is_baseline INTEGER NOT NULL DEFAULT 0
+  CHECK (is_baseline IN (0, 1));
+ALTER TABLE submissions ADD COLUMN baseline_released_at INTEGER;
+ALTER TABLE submissions ADD COLUMN baseline_released_by TEXT;
+ALTER TABLE submissions ADD COLUMN baseline_release_reason TEXT;
+)sql"},
+       {Engine::kSqlite, R"sql(
+ALTER TABLE submissions ADD COLUMN kept INTEGER GENERATED ALWAYS AS (CASE WHEN kept_at IS NOT NULL
+  OR (is_baseline = 1 AND baseline_released_at IS NULL) THEN 1 ELSE 0 END) VIRTUAL;
+)sql"},
+       {Engine::kPostgresql, R"sql(
+ALTER TABLE submissions ADD COLUMN kept BIGINT GENERATED ALWAYS AS (CASE WHEN kept_at IS NOT NULL
+  OR (is_baseline = 1 AND baseline_released_at IS NULL) THEN 1 ELSE 0 END) STORED;
+)sql"},
+       // The few kept submissions, counted per challenge by status, the forecast and the sweep.
+       {Engine::kAll, R"sql(
+CREATE INDEX submissions_kept ON submissions(challenge_id) WHERE kept = 1 AND is_artifact_deleted = 0;
+)sql"}},
   };
   return kMigrations;
 }

@@ -330,6 +330,46 @@ describe('retention web UI', { concurrency: false }, () => {
     await page.close();
   });
 
+  test('a host searches a submission, keeps it with a reason, and the counts and forecast follow', async () => {
+    // The first submission the scheduled sweeps would delete (R10: keep takes it out at once).
+    const list = await api(TOKENS.host, 'GET', `/api/challenges/${BIRDS}/submissions?limit=500`);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    const due = list.body.submissions.filter((x) => x.retention_eligible_date && !x.kept && !x.is_artifact_deleted)
+      .sort((a, b) => a.retention_eligible_date.localeCompare(b.retention_eligible_date))[0];
+    assert.ok(due, 'the demo has a scheduled submission');
+    const before = (await api(TOKENS.host, 'GET', `/api/challenges/${BIRDS}/forecast?weeks=12`)).body;
+    assert.ok(before.total_submissions > 0);
+    const page = await openAs(browser.context, server.url, TOKENS.host, `#/challenges/${BIRDS}`);
+    await byId(page, 'keep-card').waitFor();
+    const keptBefore = Number(await byId(page, 'count-kept').textContent());
+    await expectText(byId(page, 'forecast-total'), new RegExp(`^${before.total_submissions} submissions`));
+    await byId(page, 'keep-query').fill(String(due.id));
+    await byId(page, 'keep-search').click();
+    const row = page.locator(`[data-testid="keep-row"][data-submission-id="${due.id}"]`);
+    await row.waitFor();
+    assert.equal(await page.locator('[data-testid="keep-row"]').count(), 1, 'the search finds that one');
+    // Without a reason nothing is sent.
+    await row.locator('[data-testid="keep-set"]').click();
+    await expectText(byId(page, 'keep-error'), 'Give a reason first.');
+    await byId(page, 'keep-reason').fill('figure in the paper');
+    await row.locator('[data-testid="keep-set"]').click();
+    await expectText(byId(page, 'count-kept'), String(keptBefore + 1));
+    const after = (await api(TOKENS.host, 'GET', `/api/challenges/${BIRDS}/forecast?weeks=12`)).body;
+    assert.equal(after.total_submissions, before.total_submissions - 1);
+    assert.equal(after.kept_submissions, before.kept_submissions + 1);
+    await expectText(byId(page, 'forecast-total'), new RegExp(`^${after.total_submissions} submissions?`));
+    await expectText(byId(page, 'forecast-kept'), new RegExp(`^${after.kept_submissions} submissions? kept`));
+    // The search shows it kept, with its reason.
+    await byId(page, 'keep-query').fill(String(due.id));
+    await byId(page, 'keep-search').click();
+    await expectText(page.locator(`[data-testid="keep-row"][data-submission-id="${due.id}"] [data-testid="keep-state"]`), 'kept: figure in the paper');
+    assertNoErrors(page);
+    await page.close();
+    // Back as it was for the other tests.
+    const released = await api(TOKENS.host, 'POST', `/api/challenges/${BIRDS}/submissions/${due.id}/release`, { reason: 'test done' });
+    assert.equal(released.status, 200, JSON.stringify(released.body));
+  });
+
   test('an admin sets an override with a reason and sees it in the audit view', async () => {
     const page = await openAs(browser.context, server.url, TOKENS.admin, `#/challenges/${BIRDS}`);
     await byId(page, 'admin-card').waitFor();

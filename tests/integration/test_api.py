@@ -1,5 +1,6 @@
 """The HTTP API end to end (issue 3): the authorization matrix over every route, EvalAI's cases,
 bad input never giving a 5xx, the consent rate limit, platform writes, and the UI being served."""
+import datetime
 import json
 import os
 import re
@@ -44,6 +45,12 @@ MATRIX = {
     ("POST", "/api/submissions/{id}/artifacts"): ADMINS,
     ("PUT", "/api/submissions/{id}/artifacts/upload"): ADMINS,
     ("POST", "/api/submissions/{id}/hold"): ADMINS,
+    ("PATCH", "/api/submissions/{id}"): ADMINS,
+    # R10: hosts of the challenge and admins keep and release (only admins release a baseline:
+    # KeepTests), and search the challenge's submissions.
+    ("GET", "/api/challenges/{pk}/submissions"): HOSTS_ADMINS,
+    ("POST", "/api/challenges/{pk}/submissions/{id}/keep"): HOSTS_ADMINS,
+    ("POST", "/api/challenges/{pk}/submissions/{id}/release"): HOSTS_ADMINS,
     ("POST", "/api/users"): ADMINS,
     ("PATCH", "/api/users/{name}"): ADMINS,
     ("POST", "/api/users/{name}/tokens"): ADMINS,
@@ -69,7 +76,8 @@ PLATFORM_ROUTES = {
     ("GET", "/api/challenges"), ("POST", "/api/challenges"), ("PATCH", "/api/challenges/{pk}"),
     ("POST", "/api/challenges/{pk}/events"), ("POST", "/api/challenges/{pk}/phases"),
     ("PATCH", "/api/phases/{id}"), ("POST", "/api/phases/{id}/submissions"),
-    ("POST", "/api/submissions/{id}/artifacts"), ("PUT", "/api/submissions/{id}/artifacts/upload"),
+    ("PATCH", "/api/submissions/{id}"), ("POST", "/api/submissions/{id}/artifacts"),
+    ("PUT", "/api/submissions/{id}/artifacts/upload"),
     ("POST", "/api/users"), ("PATCH", "/api/users/{name}"), ("POST", "/api/host-teams"),
     ("POST", "/api/host-teams/{id}/members"), ("POST", "/api/log-groups/{name}/lines"),
     ("GET", "/api/log-groups/{name}/lines"),
@@ -83,6 +91,10 @@ def platform_expectation(route, expected):
 
 
 PARAMS = {"{pk}": "1", "{id}": "10", "{name}": "bob"}
+
+
+def iso_time(unix):
+    return datetime.datetime.fromtimestamp(unix, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fill(pattern, method):
@@ -376,6 +388,112 @@ class PhasePolicyTests(ApiTest):
         self.assertEqual(s, 404, b)
         s, _, _ = self.call("POST", "/api/phases/11/policy", {"keep": True, "reason": "x"}, HOST)
         self.assertEqual(s, 403)
+        self.assertEqual(self.ws.dump(), before)
+
+
+class KeepTests(ApiTest):
+    """Keep (R10): POST .../submissions/{id}/keep and /release, GET .../submissions, and the
+    platform's is_baseline."""
+
+    def eligible(self, sid=102):
+        return self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE id = ?",
+                           (sid,))[0][0]
+
+    def test_a_host_keeps_and_releases_and_the_date_moves_at_once(self):
+        due = self.eligible()
+        self.assertIsNotNone(due)
+        s, b, _ = self.call("POST", "/api/challenges/2/submissions/102/keep",
+                            {"reason": "paper figure"}, HOST)
+        self.assertEqual((s, b), (200, {"submission_id": 102, "challenge_id": 2, "changed": True,
+                                        "kept": True, "is_baseline": False,
+                                        "baseline_released": False,
+                                        "retention_eligible_date": None,
+                                        "reason": "paper figure"}))
+        self.assertIsNone(self.eligible())
+        s, page, _ = self.call("GET", "/api/challenges/2/submissions?q=102", token=HOST)
+        self.assertEqual(s, 200, page)
+        self.assertEqual([(x["id"], x["kept"], x["keep_reason"], x["kept_by"])
+                          for x in page["submissions"]], [(102, True, "paper figure", "alice")])
+        s, fc, _ = self.call("GET", "/api/challenges/2/forecast", token=HOST)
+        self.assertEqual((s, fc["kept_submissions"], fc["total_submissions"]), (200, 1, 0))
+        s, b, _ = self.call("POST", "/api/challenges/2/submissions/102/release",
+                            {"reason": "done"}, ADMIN)
+        self.assertEqual((s, b["kept"]), (200, False))
+        self.assertEqual(self.eligible(), due)
+        self.assertEqual(b["retention_eligible_date"], iso_time(due))
+        events = [(e["action"], e["actor"], e["submission_id"]) for e in
+                  self.call("GET", "/api/audit?challenge_id=2", token=ADMIN)[1]["events"]
+                  if e["action"].startswith("keep")]
+        self.assertEqual(events, [("keep_set", "alice", 102), ("keep_released", "admin", 102)])
+
+    def test_a_platform_baseline_is_kept_and_only_an_admin_releases_it(self):
+        s, b, _ = self.call("POST", "/api/phases/11/submissions",
+                            {"id": 300, "participant": "bob", "submitted_at": "2026-01-01T00:00:00Z",
+                             "is_baseline": True}, ADMIN)
+        self.assertEqual(s, 201, b)
+        self.assertIsNone(self.eligible(300), "a baseline from the platform is kept")
+        s, b, _ = self.call("PATCH", "/api/submissions/102", {"is_baseline": True}, ADMIN)
+        self.assertEqual(s, 200, b)
+        self.assertIsNone(self.eligible(102), "and one flagged later")
+        for sid in (300, 102):
+            s, b, _ = self.call("POST", "/api/challenges/2/submissions/%d/release" % sid,
+                                {"reason": "mine"}, HOST)
+            self.assertEqual(s, 403, b)
+            self.assertIn("only an admin", b["error"])
+        self.assertIsNone(self.eligible(102))
+        s, b, _ = self.call("POST", "/api/challenges/2/submissions/102/release",
+                            {"reason": "superseded"}, ADMIN)
+        self.assertEqual((s, b["baseline_released"], b["kept"]), (200, True, False), b)
+        self.assertIsNotNone(self.eligible(102))
+        self.assertEqual([e["action"] for e in
+                          self.call("GET", "/api/audit?challenge_id=2", token=ADMIN)[1]["events"]
+                          if e["submission_id"] == 102], ["baseline_released"])
+        # The platform may not keep through its writes.
+        s, b, _ = self.call("POST", "/api/phases/11/submissions",
+                            {"id": 301, "participant": "bob", "submitted_at": "2026-01-01T00:00:00Z",
+                             "keep": {"reason": "x"}}, ADMIN)
+        self.assertEqual(s, 400, b)
+        for body in ({"is_baseline": "yes"}, {"is_baseline": 1}, {"kept": True}):
+            s, b, _ = self.call("PATCH", "/api/submissions/102", body, ADMIN)
+            self.assertEqual(s, 400, (body, b))
+
+    def test_search_finds_by_id_or_participant_a_page_at_a_time(self):
+        s, page, _ = self.call("GET", "/api/challenges/1/submissions?limit=1", token=HOST)
+        self.assertEqual(s, 200, page)
+        self.assertEqual([x["id"] for x in page["submissions"]], [100])
+        self.assertEqual(page["next"], 100)
+        s, page, _ = self.call("GET", "/api/challenges/1/submissions?limit=1&after=100", token=HOST)
+        self.assertEqual(([x["id"] for x in page["submissions"]], page["next"]), ([101], None))
+        s, page, _ = self.call("GET", "/api/challenges/1/submissions?q=bob", token=HOST)
+        self.assertEqual([x["id"] for x in page["submissions"]], [100, 101])
+        one = page["submissions"][0]
+        for key in ("kept", "is_baseline", "baseline_released", "retention_eligible_date",
+                    "is_artifact_deleted", "artifact_deletion_date", "participant", "phase_id"):
+            self.assertIn(key, one)
+        s, page, _ = self.call("GET", "/api/challenges/1/submissions?q=102", token=HOST)
+        self.assertEqual(page["submissions"], [], "another challenge's submission is not found")
+        s, page, _ = self.call("GET", "/api/challenges/1/submissions?q=nobody", token=HOST)
+        self.assertEqual(page["submissions"], [])
+        for q in ("limit=0", "limit=501", "after=x", "after=-1"):
+            s, b, _ = self.call("GET", "/api/challenges/1/submissions?" + q, token=HOST)
+            self.assertEqual(s, 400, (q, b))
+
+    def test_bad_bodies_are_400_unknown_ids_404_and_nothing_changes(self):
+        before = self.ws.dump()
+        for body in ({}, {"reason": ""}, {"reason": 5}, {"reason": "x", "extra": 1}, []):
+            s, b, _ = self.call("POST", "/api/challenges/2/submissions/102/keep", body, HOST)
+            self.assertEqual(s, 400, (body, b))
+            self.assertIn("error", b)
+        s, b, _ = self.call("POST", "/api/challenges/2/submissions/999/keep", {"reason": "x"}, HOST)
+        self.assertEqual(s, 404, b)
+        s, b, _ = self.call("POST", "/api/challenges/2/submissions/100/keep", {"reason": "x"}, HOST)
+        self.assertEqual(s, 404, b)  # a submission of challenge 1
+        s, b, _ = self.call("POST", "/api/challenges/9/submissions/102/keep", {"reason": "x"}, HOST)
+        self.assertEqual((s, b), (404, {"error": "Challenge does not exist"}))
+        for token in (PARTICIPANT, PENDING, None):
+            s, _, _ = self.call("POST", "/api/challenges/2/submissions/102/keep", {"reason": "x"},
+                                token)
+            self.assertIn(s, (401, 403))
         self.assertEqual(self.ws.dump(), before)
 
 

@@ -513,6 +513,159 @@ class PhasePolicyImportTests(WorkspaceTest):
             self.assertEqual(self.ws.dump(), before, extra)
 
 
+class KeepTests(WorkspaceTest):
+    """`keep (set|release) --submission-id ID --reason TEXT [--as USER]` and is_baseline (R10,
+    R2, R3, R5, R7)."""
+
+    def setUp(self):
+        super().setUp()
+        c = self.data.challenge(1)
+        self.phase = self.data.phase(c, end_days_ago=40, submissions=3)   # eligible 10 days ago
+        self.sids = [s["id"] for s in self.phase["submissions"]]
+        self.phase["submissions"][2]["is_baseline"] = True
+        self.data.load()
+        self.end = self.ws.sql("SELECT end_date FROM phases WHERE id = ?", (self.phase["id"],))[0][0]
+        self.due = self.end + 30 * 86400
+
+    def eligible(self, sid):
+        return self.ws.sql("SELECT retention_eligible_date FROM submissions WHERE id = ?",
+                           (sid,))[0][0]
+
+    def keep(self, verb, sid, *extra, reason="needed"):
+        return self.ws.run("keep", verb, "--submission-id", str(sid), "--reason", reason, *extra)
+
+    def test_keep_and_release_move_the_date_at_once_and_are_audited(self):
+        sid = self.sids[0]
+        self.assertEqual(self.eligible(sid), self.due)
+        out = json.loads(self.ws.run("--json", "keep", "set", "--submission-id", str(sid),
+                                     "--reason", "paper figure", "--as", "alice", check=0).stdout)
+        self.assertEqual((out["kept"], out["changed"], out["retention_eligible_date"]),
+                         (True, True, None))
+        self.assertIsNone(self.eligible(sid))
+        self.assertEqual(self.ws.sql("SELECT kept_by, keep_reason FROM submissions WHERE id = ?",
+                                     (sid,)), [("alice", "paper figure")])
+        self.assertEqual(self.eligible(self.sids[1]), self.due, "the others keep their dates")
+        status = self.ws.json("status", "--challenge-id", "1")
+        self.assertEqual(status["challenges"][0]["submissions"]["kept"], 2)  # and the baseline
+        self.assertEqual(self.ws.json("status")["overall"]["submissions"]["kept"], 2)
+        self.assertIn("2 kept", self.ws.run("status", "--challenge-id", "1", check=0).stdout)
+        r = self.keep("release", sid, "--as", "dave", reason="figure done")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.eligible(sid), self.due, "released: the date is back at once")
+        events = [(e["action"], e["actor"], e["submission_id"], e["notes"])
+                  for e in self.ws.json("audit", "list", "--challenge-id", "1")["events"]
+                  if e["action"].startswith(("keep", "baseline"))]
+        self.assertEqual(events, [("keep_set", "alice", sid, "paper figure"),
+                                  ("keep_released", "dave", sid, "figure done")])
+        self.assertTrue(self.ws.json("audit", "verify")["ok"])
+
+    def test_the_sweep_refuses_a_kept_submission_even_with_a_stale_stored_date(self):
+        kept, plain, baseline = self.sids
+        self.assertEqual(self.keep("set", kept).returncode, 0)
+        self.assertIsNone(self.eligible(baseline), "an imported baseline is kept")
+        # A stale date, as a racing writer or a hand edit could leave it: R5 still refuses.
+        self.ws.sql("UPDATE submissions SET retention_eligible_date = ? WHERE id IN (?, ?)",
+                    (self.due, kept, baseline))
+        plan = self.ws.json("cleanup", "--dry-run")
+        self.assertEqual(ids(plan["deletable"]), [plain])
+        self.assertEqual(plan["totals"]["kept"], 2)
+        self.assertIn("2 kept", self.ws.run("cleanup", "--dry-run", check=0).stdout)
+        done = self.ws.json("cleanup")
+        self.assertEqual(ids(done["deleted"]), [plain])
+        reasons = {s["submission_id"]: s["reason"] for s in done["skipped"]}
+        self.assertEqual({kept: reasons.get(kept), baseline: reasons.get(baseline)},
+                         {kept: "kept", baseline: "kept"}, done["skipped"])
+        for s in self.phase["submissions"]:
+            if s["id"] != plain:
+                for a in s["artifacts"]:
+                    self.assertIn(a["key"], self.ws.files())
+
+    def test_only_an_admin_releases_a_baseline(self):
+        baseline = self.sids[2]
+        for user in ("alice", "dave"):
+            r = self.keep("release", baseline, "--as", user)
+            self.assertEqual(r.returncode, 3, r.stderr)
+            self.assertIn("only an admin", r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertIsNone(self.eligible(baseline))
+        r = self.keep("release", baseline, "--as", "admin", reason="superseded")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.eligible(baseline), self.due)
+        self.assertEqual(self.ws.sql("SELECT baseline_released_by, baseline_release_reason, kept "
+                                     "FROM submissions WHERE id = ?", (baseline,)),
+                         [("admin", "superseded", 0)])
+        # A host may keep it again, and release that keep.
+        self.assertEqual(self.keep("set", baseline, "--as", "alice").returncode, 0)
+        self.assertIsNone(self.eligible(baseline))
+        self.assertEqual(self.keep("release", baseline, "--as", "alice").returncode, 0)
+        self.assertEqual(self.eligible(baseline), self.due)
+        actions = [e["action"] for e in self.ws.json("audit", "list")["events"]
+                   if e.get("submission_id") == baseline]
+        self.assertEqual(actions, ["baseline_released", "keep_set", "keep_released"])
+
+    def test_refusals_and_usage_errors_change_nothing(self):
+        before = self.ws.dump()
+        cases = [
+            (["keep", "set", "--submission-id", str(self.sids[0]), "--reason", "x", "--as", "bob"],
+             3, "not a host"),
+            (["keep", "set", "--submission-id", str(self.sids[0]), "--reason", "x", "--as", "carol"],
+             3, "not a host"),
+            (["keep", "set", "--submission-id", "999", "--reason", "x"], 3, "does not exist"),
+            (["keep", "set", "--submission-id", str(self.sids[0]), "--reason", "x", "--as", "nobody"],
+             3, "does not exist"),
+            (["keep", "set", "--submission-id", str(self.sids[0])], 2, "--reason"),
+            (["keep", "set", "--submission-id", str(self.sids[0]), "--reason", ""], 2, "--reason"),
+            (["keep", "forget", "--submission-id", str(self.sids[0]), "--reason", "x"], 2, "ACTION"),
+            (["keep", "set", "--reason", "x"], 2, "submission-id"),
+            (["keep", "set", "--submission-id", "abc", "--reason", "x"], 2, "submission-id"),
+        ]
+        for args, code, text in cases:
+            r = self.ws.run(*args)
+            self.assertEqual(r.returncode, code, (args, r.stderr))
+            self.assertIn(text, r.stderr, args)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        self.assertEqual(self.ws.dump(), before)
+
+    def test_import_keep_and_baseline_and_bad_values_refused_by_path(self):
+        c = self.data.challenge(2)
+        p = self.data.phase(c, end_days_ago=40, submissions=2)
+        p["submissions"][0]["keep"] = {"reason": "reference run"}
+        p["submissions"][1]["is_baseline"] = False
+        ws2 = Workspace(notice_days=0)
+        self.addCleanup(ws2.close)
+        d2 = DataSet(ws2)
+        d2.challenges = [c]
+        for s in p["submissions"]:
+            for a in s["artifacts"]:
+                ws2.put_artifact(a["key"], b"x" * a["size"])
+        d2.load()
+        rows = ws2.sql("SELECT id, kept, kept_by, keep_reason, is_baseline, retention_eligible_date "
+                       "FROM submissions ORDER BY id")
+        self.assertEqual([r[:5] for r in rows],
+                         [(p["submissions"][0]["id"], 1, "import", "reference run", 0),
+                          (p["submissions"][1]["id"], 0, None, None, 0)])
+        self.assertIsNone(rows[0][5])
+        self.assertIsNotNone(rows[1][5])
+        events = [e for e in ws2.json("audit", "list")["events"] if e["action"] == "keep_set"]
+        self.assertEqual([(e["actor"], e["notes"]) for e in events], [("import", "reference run")])
+        before = self.ws.dump()
+        bad = [({"is_baseline": "yes"}, "is_baseline"), ({"is_baseline": 1}, "is_baseline"),
+               ({"keep": True}, "keep"), ({"keep": {}}, "keep.reason"),
+               ({"keep": {"reason": ""}}, "keep.reason"), ({"keep": {"reason": 3}}, "keep.reason"),
+               ({"keep": {"reason": "x", "by": "me"}}, "keep.by")]
+        for extra, field in bad:
+            sub = {"id": 990, "participant": "bob", "submitted_at": "2026-01-01T00:00:00Z",
+                   "artifacts": []}
+            sub.update(extra)
+            data = {"challenges": [{"id": 9, "title": "t", "host_team": 1, "phases": [
+                {"id": 99, "name": "p", "end_date": "2026-01-01T00:00:00Z", "submissions": [sub]}]}]}
+            r = self.ws.run("import", self.ws.write("bad-keep.json", data))
+            self.assertEqual(r.returncode, 2, (extra, r.stderr))
+            self.assertIn("$.challenges[0].phases[0].submissions[0]." + field, r.stderr, extra)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertEqual(self.ws.dump(), before, extra)
+
+
 class BadInputTests(WorkspaceTest):
     def setUp(self):
         super().setUp()

@@ -117,6 +117,33 @@ class WritersGoFirstTest(unittest.TestCase):
         self.protect_while_sweeping(
             lambda: self.cli("phase-policy", "10", "--keep", "--reason", "x"))
 
+    def test_submissions_kept_through_the_api_and_from_another_process_keep_their_files(self):
+        """R10: keeps of the walk's last two submissions, answered mid-sweep (one through the API,
+        one from a CLI process), save their files; the sweep goes on with the others. One sweep
+        for both: each costs ~25 s here."""
+        kept = [100 + self.SUBMISSIONS - 1, 100 + self.SUBMISSIONS - 2]
+        keys = [r[0] for r in self.ws.sql("SELECT storage_key FROM artifacts WHERE "
+                                          "submission_id IN (?, ?)", tuple(kept))]
+        self.assertEqual(len(keys), 4)
+        t, result = self.start_sweep()
+        started = time.monotonic()
+        self.api("POST", "/api/challenges/1/submissions/%d/keep" % kept[0], {"reason": "x"}, HOST)
+        self.cli("keep", "set", "--submission-id", str(kept[1]), "--reason", "x")
+        latency = time.monotonic() - started
+        present = [os.path.exists(os.path.join(self.ws.artifacts, k)) for k in keys]
+        t.join(timeout=120)
+        self.assertFalse(t.is_alive())
+        self.assertEqual(result["answer"][0], 200, result["answer"])
+        self.assertEqual(present, [True] * 4, "the sweep had reached the submissions first")
+        self.assertLess(latency, 4.0)
+        self.assertEqual(count_files(self.ws.artifacts), len(keys), "only the kept files remain")
+        for k in keys:
+            self.assertTrue(os.path.exists(os.path.join(self.ws.artifacts, k)), k)
+        self.assertEqual(self.ws.sql("SELECT id, kept, is_artifact_deleted FROM submissions "
+                                     "WHERE kept = 1 ORDER BY id"),
+                         [(kept[1], 1, 0), (kept[0], 1, 0)])
+        deleted = self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state = 'deleted'")[0][0]
+        self.assertEqual(deleted, self.total - len(keys))
 
 class BookkeepingSurvivesFailuresTest(unittest.TestCase):
     """Issue 8 defect 2: a file deleted by a batch stays recorded as deleted whatever fails later

@@ -47,6 +47,11 @@ HttpResponse PostSubmission(const RouteEnv& env, Call& c) {
   return CreatedOr("submission", CreateSubmission(*env.ctx, c.Id("id"), c.body));
 }
 
+HttpResponse PatchSubmission(const RouteEnv& env, Call& c) {
+  if (auto s = UpdateSubmission(*env.ctx, c.Id("id"), c.body); !s.ok()) return FromStatus(s);
+  return Updated("id", c.Id("id"));
+}
+
 HttpResponse PostArtifact(const RouteEnv& env, Call& c) {
   return CreatedOr("artifact", RegisterArtifact(*env.ctx, c.Id("id"), c.body));
 }
@@ -147,6 +152,7 @@ std::vector<Route> PlatformRoutes() {
       {{"POST", "/api/challenges/{pk}/phases", Access::kAdmin, true}, &PostPhase},
       {{"PATCH", "/api/phases/{id}", Access::kAdmin, true}, &PatchPhase},
       {{"POST", "/api/phases/{id}/submissions", Access::kAdmin, true}, &PostSubmission},
+      {{"PATCH", "/api/submissions/{id}", Access::kAdmin, true}, &PatchSubmission},
       {{"POST", "/api/submissions/{id}/artifacts", Access::kAdmin, true}, &PostArtifact},
       {{"PUT", "/api/submissions/{id}/artifacts/upload", Access::kAdmin, true},
        &UploadArtifactRoute,

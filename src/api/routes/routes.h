@@ -33,6 +33,8 @@ std::vector<Route> PlatformRoutes();
 std::vector<Route> ConsentRoutes();
 // Override, phase policy, holds, challenge events, the dry-run plan.
 std::vector<Route> AdminRoutes();
+// Keep (R10): the hosts' search of a challenge's submissions, keep and release.
+std::vector<Route> KeepRoutes();
 // The audit ledger and its verification.
 std::vector<Route> AuditRoutes();
 // Jobs, their runs, a manual run, and the mail outbox.
