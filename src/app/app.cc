@@ -117,8 +117,17 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
     ASSIGN_OR_RETURN(auto sender, SmtpMailSender::Open(config.smtp_url, config.smtp_from));
     app->mail_ = std::move(sender);
   }
+  if (!config.evalai_url.empty()) {
+    EvalaiSettings evalai;
+    evalai.media_prefix = config.evalai_media_prefix;
+    evalai.write_back = config.evalai_write_back;
+    const std::string url = config.evalai_url;
+    app->evalai_ = std::make_unique<EvalaiSource>(
+        std::move(evalai), [url](bool read_only) { return OpenPostgresql(url, read_only); });
+  }
   ASSIGN_OR_RETURN(app->jobs_, MakeJobEnvironment(&app->ctx_, config, app->mail_.get()));
   app->jobs_.log_sync = app->log_sync_.get();
+  app->jobs_.evalai = app->evalai_.get();
   return app;
 }
 
