@@ -466,7 +466,7 @@ class Syncer {
 
   Status MembersPass() {
     EvalaiTableCounts& c = report_.tables["host_team_members"];
-    return Walk(
+    RETURN_IF_ERROR(Walk(
         "challenge_host", "a.id, a.team_name_id, COALESCE(u.username, ''), COALESCE(a.status, '')",
         "challenge_host a LEFT JOIN auth_user u ON u.id = a.user_id",
         [&](const std::vector<SqlRow>& rows) {
@@ -487,6 +487,7 @@ class Syncer {
                 want[key] = status;
               }
               team_set.insert(key.first);
+              if (report_.full && status) members_seen_.insert(key);
             }
             std::vector<std::int64_t> teams(team_set.begin(), team_set.end());
             ASSIGN_OR_RETURN(auto found,
@@ -540,7 +541,37 @@ class Syncer {
             }
             return Status::Ok();
           });
-        });
+        }));
+    return CountMembersGone(c);
+  }
+
+  // Full passes: our memberships that no EvalAI row of the pass grants (its challenge_host row
+  // deleted) are kept and counted. Walks ours in key order, a batch at a time; the pairs seen are
+  // the hosts of EvalAI (a few per team), not its participants.
+  Status CountMembersGone(EvalaiTableCounts& c) {
+    if (!report_.full) return Status::Ok();
+    std::int64_t team = -1;
+    std::string user;
+    for (;;) {
+      std::vector<SqlRow> rows;
+      {
+        auto conn = ctx_.db->LockRead();
+        ASSIGN_OR_RETURN(rows, conn->Query("SELECT m.host_team_id, u.username FROM "
+                                           "host_team_members m JOIN users u ON u.id = "
+                                           "m.user_id WHERE m.host_team_id > ? OR "
+                                           "(m.host_team_id = ? AND u.username > ?) ORDER BY "
+                                           "m.host_team_id, u.username LIMIT ?",
+                                           {team, team, user, opts_.batch_size}));
+      }
+      for (const SqlRow& r : rows) {
+        if (!members_seen_.contains({r.Int(0), r.Text(1)})) ++c.gone;
+      }
+      if (static_cast<std::int64_t>(rows.size()) < opts_.batch_size) break;
+      team = rows.back().Int(0);
+      user = rows.back().Text(1);
+    }
+    members_seen_.clear();
+    return Status::Ok();
   }
 
   Status ChallengesPass() {
@@ -1052,6 +1083,8 @@ class Syncer {
   std::map<std::string, std::int64_t> last_id_;    // the last id read per EvalAI table
   std::set<std::int64_t> log_inputs_changed_;      // challenges whose R8 inputs changed
   std::unordered_set<std::int64_t> skipped_;       // submissions not taken this batch
+  // Full passes: the (team, username) pairs EvalAI grants a membership.
+  std::set<std::pair<std::int64_t, std::string>> members_seen_;
 };
 
 json CountsJson(const EvalaiTableCounts& c) {

@@ -238,6 +238,17 @@ class FirstSyncTests(SyncTestBase):
         unknown = self.ours("SELECT COUNT(*) FROM artifact_sizes_pending")[0][0]
         self.assertEqual(unknown, r["sizes_unknown"])
         self.assertGreater(unknown, 0)
+        status = self.ws.json("status")
+        self.assertEqual(status["overall"]["artifacts_size_unknown"], unknown)
+        self.assertIn("(and %d artifacts of unknown size)" % unknown,
+                      self.ws.run("status", check=0).stdout)
+        # A later sync fills in what storage knows by then.
+        key = "media/submission_files/submission_1002/submission_input_file.txt"
+        self.ws.put_artifact(key, b"z" * 33)
+        r = self.sync()
+        self.assertEqual((r["sizes_filled"], r["sizes_unknown"]), (1, unknown - 1))
+        self.assertEqual(self.ours("SELECT size_bytes FROM artifacts WHERE storage_key = ?",
+                                   (key,)), [(33,)])
 
     def test_second_sync_changes_nothing_and_says_so(self):
         self.sync()
@@ -314,6 +325,7 @@ class ChangeTests(SyncTestBase):
                          [("input_file",), ("stdout_file",)])
         # A row deleted in EvalAI is kept here and reported by the next full pass.
         ev.exec("DELETE FROM submission WHERE id = 1005")
+        ev.exec("DELETE FROM challenge_host WHERE id = %s", (ev.host_id["dave"],))
         r = self.sync()
         self.assert_nothing_changed(r)
         self.assertEqual(r["tables"]["submissions"]["gone"], 0)  # incremental: not looked for
@@ -321,6 +333,9 @@ class ChangeTests(SyncTestBase):
         self.assert_nothing_changed(r)
         self.assertEqual(r["tables"]["submissions"]["gone"], 1)
         self.assertEqual(r["tables"]["submissions"]["gone_ids"], [1005])
+        self.assertEqual(r["tables"]["host_team_members"]["gone"], 1)
+        self.assertEqual(self.ours("SELECT m.status FROM host_team_members m JOIN users u ON "
+                                   "u.id = m.user_id WHERE u.username = 'dave'"), [("accepted",)])
         self.assertEqual(self.ours("SELECT COUNT(*) FROM submissions WHERE id = 1005"), [(1,)])
         text = self.ws.run("sync", "evalai", "--full", check=0).stdout
         self.assertIn("submissions: 0 added, 0 changed, 129 unchanged, 1 gone (kept), "
