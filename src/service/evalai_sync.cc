@@ -374,6 +374,7 @@ class Syncer {
         [&](const std::vector<SqlRow>& rows) {
           return InOurs([&](SqlConnection& conn) -> Status {
             std::vector<SqlValue> names;
+            names.reserve(rows.size());
             for (const SqlRow& r : rows) names.emplace_back(r.Text(1));
             std::unordered_map<std::string, std::string> ours;
             for (std::size_t i = 0; i < names.size(); i += kIdChunk) {
@@ -427,6 +428,7 @@ class Syncer {
         [&](const std::vector<SqlRow>& rows) {
           return InOurs([&](SqlConnection& conn) -> Status {
             std::vector<std::int64_t> ids;
+            ids.reserve(rows.size());
             for (const SqlRow& r : rows) ids.push_back(r.Int(0));
             ASSIGN_OR_RETURN(
                 auto found, QueryForIds(conn, "SELECT id, name FROM host_teams WHERE id", {}, ids));
@@ -600,6 +602,7 @@ class Syncer {
     RETURN_IF_ERROR(Walk("challenge", select, from, [&](const std::vector<SqlRow>& rows) {
       return InOurs([&](SqlConnection& conn) -> Status {
         std::vector<std::int64_t> ids;
+        ids.reserve(rows.size());
         for (const SqlRow& r : rows) ids.push_back(r.Int(0));
         ASSIGN_OR_RETURN(
             auto found,
@@ -791,6 +794,7 @@ class Syncer {
         "challenge_phase a", [&](const std::vector<SqlRow>& rows) {
           return InOurs([&](SqlConnection& conn) -> Status {
             std::vector<std::int64_t> ids;
+            ids.reserve(rows.size());
             for (const SqlRow& r : rows) ids.push_back(r.Int(0));
             ASSIGN_OR_RETURN(auto found,
                              QueryForIds(conn,
@@ -878,6 +882,7 @@ class Syncer {
         "ON u.id = a.created_by_id",
         [&](const std::vector<SqlRow>& rows) -> Status {
           std::vector<std::int64_t> ids;
+          ids.reserve(rows.size());
           for (const SqlRow& r : rows) ids.push_back(r.Int(0));
           // Our rows and artifacts first (a read), then sizes from storage for the new files
           // without holding our write lock, then the writes.
@@ -1043,6 +1048,7 @@ class Syncer {
       }
       if (rows.empty()) break;
       std::vector<std::string> keys;
+      keys.reserve(rows.size());
       for (const SqlRow& r : rows) keys.push_back(r.Text(1));
       const auto sizes = ctx_.artifacts->SizeMany(keys);
       RETURN_IF_ERROR(InOurs([&](SqlConnection& conn) -> Status {
