@@ -119,8 +119,17 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   app->log_sync_ =
       std::make_unique<LogRetentionSync>(&app->ctx_, app->logs_.get(), std::move(sync_options));
   app->ctx_.log_sync = app->log_sync_.get();
+  if (!config.evalai_url.empty()) {
+    EvalaiSettings evalai;
+    evalai.media_prefix = config.evalai_media_prefix;
+    evalai.write_back = config.evalai_write_back;
+    const std::string url = config.evalai_url;
+    app->evalai_ = std::make_unique<EvalaiSource>(
+        std::move(evalai), [url](bool read_only) { return OpenPostgresql(url, read_only); });
+  }
   ASSIGN_OR_RETURN(app->jobs_, MakeJobEnvironment(&app->ctx_, config, app->mail_.get()));
   app->jobs_.log_sync = app->log_sync_.get();
+  app->jobs_.evalai = app->evalai_.get();
   return app;
 }
 

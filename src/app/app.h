@@ -13,6 +13,7 @@
 #include "logs/log_retention.h"
 #include "logs/log_store.h"
 #include "notify/mail.h"
+#include "service/evalai_sync.h"
 #include "service/log_retention_sync.h"
 #include "service/service.h"
 #include "store/sql.h"
@@ -41,6 +42,10 @@ class App {
   // policy before it exits) until StartBackground() starts its worker.
   LogRetentionSync& log_sync() { return *log_sync_; }
 
+  // EvalAI's database (DESIGN.md 7b) when evalai.url is set, else nullptr. Its connections are
+  // opened on first use (the libpq adapter).
+  EvalaiSource* evalai() { return evalai_.get(); }
+
   // The hooks `serve` gives the HTTP API for the scheduler's jobs (empty ones answer 503); R8
   // events and log lines reach the API through context().log_sync.
   ApiHooks ApiHooksForServe();
@@ -64,6 +69,7 @@ class App {
   LogStore* log_store_ = nullptr;               // logs_ when it keeps the lines
   std::unique_ptr<LogRetentionSync> log_sync_;  // uses ctx_ and logs_; destroyed before them
   std::unique_ptr<MailSender> mail_;            // null without smtp.url: mail stays in the outbox
+  std::unique_ptr<EvalaiSource> evalai_;
   JobEnvironment jobs_;
   std::unique_ptr<class Scheduler> scheduler_;
 };

@@ -242,6 +242,18 @@ int RunCleanup(const GlobalOptions& g, const CleanupArgs& args) {
   } else {
     text_writer->Finish(*r);
   }
+  // DESIGN.md 7b: tell EvalAI's rows what was swept; its failure never fails the sweep (the next
+  // sweep or sync retries what is pending).
+  if (EvalaiSource* evalai = (*app)->evalai();
+      !o.dry_run && evalai != nullptr && evalai->settings().write_back) {
+    const EvalaiWriteBackReport wb = WriteBackToEvalai((*app)->context(), *evalai);
+    if (!wb.error.empty()) {
+      std::cerr << "warning: evalai write-back: " << wb.error << " (" << wb.pending
+                << " submissions pending; retried by the next sweep or sync)\n";
+    } else if (!g.json) {
+      std::cout << "evalai write-back: " << wb.written << " submissions\n";
+    }
+  }
   return r->failed_count > 0 ? 1 : 0;
 }
 

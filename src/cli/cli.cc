@@ -14,10 +14,10 @@ namespace {
 // The subcommands in the order --help lists them; each registers itself and sets the action.
 using AddCommand = void (*)(CLI::App& cli, GlobalOptions& g, CliAction& action);
 constexpr AddCommand kCommands[] = {
-    &AddServeCommand,       &AddJobCommands,    &AddImportCommand,      &AddConsentCommand,
-    &AddStatusCommand,      &AddCleanupCommand, &AddUpdateDatesCommand, &AddSetRetentionCommand,
-    &AddPhasePolicyCommand, &AddHoldCommand,    &AddKeepCommand,        &AddAuditCommand,
-    &AddUserCommands,       &AddMigrateCommand,
+    &AddServeCommand,        &AddJobCommands,        &AddImportCommand,  &AddSyncCommand,
+    &AddConsentCommand,      &AddStatusCommand,      &AddCleanupCommand, &AddUpdateDatesCommand,
+    &AddSetRetentionCommand, &AddPhasePolicyCommand, &AddHoldCommand,    &AddKeepCommand,
+    &AddAuditCommand,        &AddUserCommands,       &AddMigrateCommand,
 };
 
 }  // namespace

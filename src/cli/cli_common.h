@@ -44,6 +44,7 @@ void AddServeCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddJobCommands(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddCleanupCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddImportCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
+void AddSyncCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddStatusCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddUpdateDatesCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);
 void AddMigrateCommand(CLI::App& cli, GlobalOptions& g, CliAction& action);

@@ -33,7 +33,11 @@ void PrintStatusText(const json& j) {
               << "Submissions: " << s["total"] << " total, " << s["eligible_now"]
               << " eligible now, " << s["deleted"] << " deleted, " << s["on_hold"] << " on hold, "
               << s["kept"] << " kept\n"
-              << "Bytes held: " << Bytes(s["bytes_stored"].get<std::int64_t>()) << "\n\n";
+              << "Bytes held: " << Bytes(s["bytes_stored"].get<std::int64_t>());
+    if (o.value("artifacts_size_unknown", 0) > 0) {
+      std::cout << " (and " << o["artifacts_size_unknown"] << " artifacts of unknown size)";
+    }
+    std::cout << "\n\n";
   }
   for (const auto& c : j["challenges"]) {
     std::cout << "Challenge " << c["challenge_id"] << " \"" << c["title"].get<std::string>()

@@ -67,6 +67,7 @@ void ApplyFile(const std::string& file, Config& c, Problems& problems) {
       {"retention", {"default_days", "notice_days"}},
       {"platform", {"challenge_url"}},
       {"schedule", {}},
+      {"evalai", {"url", "media_prefix", "write_back"}},
   };
   for (const auto& [section, node] : root) {
     const std::string name(section.str());
@@ -123,6 +124,15 @@ void ApplyFile(const std::string& file, Config& c, Problems& problems) {
       if (name == "retention" && k == "default_days") integer(c.default_days);
       if (name == "retention" && k == "notice_days") integer(c.notice_days);
       if (name == "platform") str(c.challenge_url);
+      if (name == "evalai" && k == "url") str(c.evalai_url);
+      if (name == "evalai" && k == "media_prefix") str(c.evalai_media_prefix);
+      if (name == "evalai" && k == "write_back") {
+        if (auto b = value.value<bool>()) {
+          c.evalai_write_back = *b;
+        } else {
+          problems.Add(where + ": must be a boolean");
+        }
+      }
     }
   }
 }
@@ -158,6 +168,8 @@ void ApplyEnv(Config& c, Problems& problems) {
   str("RETENTION_SMTP_FROM", c.smtp_from);
   str("RETENTION_LISTEN", c.listen);
   str("RETENTION_CHALLENGE_URL", c.challenge_url);
+  str("RETENTION_EVALAI_DB", c.evalai_url);
+  str("RETENTION_EVALAI_MEDIA_PREFIX", c.evalai_media_prefix);
   integer("RETENTION_DEFAULT_DAYS", c.default_days);
   integer("RETENTION_NOTICE_DAYS", c.notice_days);
   integer("RETENTION_CONSENT_RATE_PER_MINUTE", c.consent_rate_per_minute);
@@ -188,6 +200,10 @@ void Validate(const Config& c, Problems& problems) {
     problems.Add("server.threads: must be between 1 and 64");
   }
   if (c.environment.empty()) problems.Add("logs.environment: must not be empty");
+  if (!c.evalai_url.empty() && c.evalai_url.rfind("postgresql://", 0) != 0 &&
+      c.evalai_url.rfind("postgres://", 0) != 0) {
+    problems.Add("evalai.url: must start with postgresql:// or postgres://");
+  }
   for (const auto& [job, cron] : c.schedule) {
     auto parsed = CronSchedule::Parse(cron);
     if (!parsed.ok()) problems.Add("schedule." + job + ": " + parsed.status().message());

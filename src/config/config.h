@@ -28,12 +28,19 @@ struct Config {
   // RETENTION_FAKE_NOW (environment only): a fixed "now" for whole-process tests and benchmarks
   // (docs/TESTING.md); app/ then uses a FixedClock. Unset (or empty): the real clock.
   std::optional<TimePoint> fake_now;
-  // Cron per job name; defaults are the seed's (DESIGN.md section 4).
+  // DESIGN.md 7b: EvalAI's database (a postgresql:// URL; empty: no sync), the prefix of its
+  // files' object keys, and whether swept submissions are written back to its rows.
+  std::string evalai_url;
+  std::string evalai_media_prefix = "media/";
+  bool evalai_write_back = false;
+  // Cron per job name; defaults are the seed's (DESIGN.md section 4). sync_evalai is scheduled
+  // only when evalai_url is set.
   std::map<std::string, std::string> schedule = {
       {"cleanup_expired_submission_artifacts", "0 2 1 * *"},
       {"weekly_retention_notifications_and_consent_log", "0 10 * * 1"},
       {"update_submission_retention_dates", "0 1 * * 0"},
       {"reconcile_log_retention", "30 3 * * *"},
+      {"sync_evalai", "*/15 * * * *"},
   };
 };
 

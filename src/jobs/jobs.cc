@@ -4,6 +4,7 @@
 #include <string>
 
 #include "jobs/notices.h"
+#include "service/evalai_sync.h"
 #include "service/log_retention_sync.h"
 #include "service/sweep.h"
 #include "service/views.h"
@@ -48,6 +49,34 @@ Result<json> RunCleanup(const JobEnvironment& env, const std::atomic<bool>* stop
               {"interrupted", report.interrupted}};
 }
 
+// The sweep's job: the sweep, then (never failing it) EvalAI's write-back.
+Result<json> RunCleanupJob(const JobEnvironment& env, const std::atomic<bool>* stop) {
+  ASSIGN_OR_RETURN(json out, RunCleanup(env, stop));
+  if (env.evalai != nullptr && env.evalai->settings().write_back) {
+    out["evalai_write_back"] = EvalaiWriteBackJson(WriteBackToEvalai(*env.service, *env.evalai));
+  }
+  return out;
+}
+
+Result<json> RunSyncEvalai(const JobEnvironment& env) {
+  if (env.evalai == nullptr) {
+    return FailedPrecondition("job sync_evalai runs only when evalai.url is set");
+  }
+  ASSIGN_OR_RETURN(EvalaiSyncReport report, SyncEvalai(*env.service, *env.evalai, {}));
+  json out = EvalaiSyncJson(report);
+  std::int64_t read = 0;
+  for (const auto& [name, c] : report.tables) read += c.read;
+  out["processed"] = read;
+  out["deleted"] = 0;
+  out["failed"] = 0;
+  out["errors"] = json::array();
+  out["skipped"] = json::array();
+  if (env.evalai->settings().write_back) {
+    out["evalai_write_back"] = EvalaiWriteBackJson(WriteBackToEvalai(*env.service, *env.evalai));
+  }
+  return out;
+}
+
 Result<json> RunUpdateDates(const JobEnvironment& env) {
   std::int64_t live = 0;
   {
@@ -80,6 +109,11 @@ bool IsJobName(std::string_view name) {
   return std::find(kJobNames.begin(), kJobNames.end(), name) != kJobNames.end();
 }
 
+bool JobRegistered(const JobEnvironment& env, std::string_view name) {
+  if (name == kSyncEvalaiJob) return env.evalai != nullptr;
+  return IsJobName(name);
+}
+
 Result<JobEnvironment> MakeJobEnvironment(ServiceContext* service, const Config& config,
                                           MailSender* mail) {
   JobEnvironment env;
@@ -93,7 +127,7 @@ Result<JobEnvironment> MakeJobEnvironment(ServiceContext* service, const Config&
       problems += (problems.empty() ? "" : "\n") + std::string("schedule.") + job +
                   ": unknown job (known: cleanup_expired_submission_artifacts, "
                   "weekly_retention_notifications_and_consent_log, "
-                  "update_submission_retention_dates, reconcile_log_retention)";
+                  "update_submission_retention_dates, reconcile_log_retention, sync_evalai)";
       continue;
     }
     auto cron = CronSchedule::Parse(expr);
@@ -105,6 +139,8 @@ Result<JobEnvironment> MakeJobEnvironment(ServiceContext* service, const Config&
     env.schedule.emplace(job, *cron);
   }
   if (!problems.empty()) return InvalidArgument(problems);
+  // DESIGN.md section 4: sync_evalai runs only when evalai.url is set.
+  if (config.evalai_url.empty()) env.schedule.erase(std::string(kSyncEvalaiJob));
   // The projection of the schedule (forecast, next deletion dates) follows the same crons.
   auto cron_of = [&env](std::string_view job) -> std::optional<CronSchedule> {
     auto it = env.schedule.find(job);
@@ -121,7 +157,9 @@ Result<json> RunJob(const JobEnvironment& env, std::string_view name, TimePoint 
   if (env.service == nullptr) return Internal("run job: no service context");
   Result<json> result = NotFound("unknown job '" + std::string(name) + "'");
   if (name == kCleanupJob) {
-    result = RunCleanup(env, stop);
+    result = RunCleanupJob(env, stop);
+  } else if (name == kSyncEvalaiJob) {
+    result = RunSyncEvalai(env);
   } else if (name == kUpdateDatesJob) {
     result = RunUpdateDates(env);
   } else if (name == kNotificationsJob) {

@@ -26,17 +26,20 @@
 namespace retention {
 
 class LogRetentionSync;  // service/log_retention_sync.h
+class EvalaiSource;      // service/evalai_sync.h
 
 inline constexpr std::string_view kCleanupJob = "cleanup_expired_submission_artifacts";
 inline constexpr std::string_view kNotificationsJob =
     "weekly_retention_notifications_and_consent_log";
 inline constexpr std::string_view kUpdateDatesJob = "update_submission_retention_dates";
 inline constexpr std::string_view kReconcileLogsJob = "reconcile_log_retention";
+inline constexpr std::string_view kSyncEvalaiJob = "sync_evalai";
 
-// Every job, in the order the scheduler considers them when several are due at once: dates are
-// recomputed before notices are planned, and notices are queued before a sweep looks at them.
-inline constexpr std::array<std::string_view, 4> kJobNames = {kUpdateDatesJob, kNotificationsJob,
-                                                              kCleanupJob, kReconcileLogsJob};
+// Every job, in the order the scheduler considers them when several are due at once: EvalAI's
+// data is read first, dates are recomputed before notices are planned, and notices are queued
+// before a sweep looks at them. sync_evalai exists only when evalai.url is set (JobRegistered).
+inline constexpr std::array<std::string_view, 5> kJobNames = {
+    kSyncEvalaiJob, kUpdateDatesJob, kNotificationsJob, kCleanupJob, kReconcileLogsJob};
 
 // True when `name` is one of kJobNames.
 bool IsJobName(std::string_view name);
@@ -58,10 +61,17 @@ struct JobEnvironment {
   // R8 for every challenge: the reconcile_log_retention job runs its ReconcileAll(). Not owned.
   // nullptr: the job succeeds with {"skipped": "no log backend"}.
   LogRetentionSync* log_sync = nullptr;
+  // EvalAI's database (DESIGN.md 7b) when evalai.url is set: the sync_evalai job reads it, and
+  // with evalai.write_back the sweep's job writes its deletions back. Not owned; nullptr: there is
+  // no sync_evalai job.
+  EvalaiSource* evalai = nullptr;
   // Called between batches of long jobs (the sweep) from the job's thread, possibly while the
   // database lease is held: it must not lock the Database. May be empty.
   std::function<void()> progress;
 };
+
+// True when job `name` exists in `env`: one of kJobNames, and sync_evalai only with env.evalai.
+bool JobRegistered(const JobEnvironment& env, std::string_view name);
 
 // Builds an environment from the configuration: parses every cron of config.schedule (UTC) and
 // copies the mail and link settings; sets `service`'s notice and sweep crons (the projection of

@@ -137,6 +137,9 @@ Result<JobRunOutcome> RunJobOnce(const JobEnvironment& env, const SchedulerOptio
                                  const std::string& job, const char* trigger,
                                  std::optional<TimePoint> slot, const std::atomic<bool>* stop) {
   if (!IsJobName(job)) return NotFound("unknown job '" + job + "'");
+  if (!JobRegistered(env, job)) {
+    return FailedPrecondition("job " + job + " runs only when evalai.url is set");
+  }
   const std::string owner = OwnerOf(options);
   const TimePoint started = env.service->clock->Now();
   JobRunOutcome outcome;
@@ -246,6 +249,7 @@ Status Scheduler::RunSlot(const std::string& job, TimePoint slot, const char* tr
 Status Scheduler::Recover(TimePoint now) {
   Status first;
   for (std::string_view name : kJobNames) {
+    if (!JobRegistered(env_, name)) continue;
     const std::string job(name);
     {
       auto conn = env_.service->db->Lock();
@@ -343,6 +347,7 @@ Result<json> ListJobs(const JobEnvironment& env) {
   json jobs = json::array();
   auto conn = env.service->db->Lock();
   for (std::string_view name : kJobNames) {
+    if (!JobRegistered(env, name)) continue;
     const std::string job(name);
     json j{{"name", job}};
     auto cron = env.schedule.find(job);
@@ -374,7 +379,11 @@ Result<json> RunJobNow(const JobEnvironment& env, std::string_view name, const s
     return NotFound("unknown job '" + std::string(name) +
                     "' (known: cleanup_expired_submission_artifacts, "
                     "weekly_retention_notifications_and_consent_log, "
-                    "update_submission_retention_dates, reconcile_log_retention)");
+                    "update_submission_retention_dates, reconcile_log_retention, "
+                    "sync_evalai)");
+  }
+  if (!JobRegistered(env, name)) {
+    return FailedPrecondition("job " + std::string(name) + " runs only when evalai.url is set");
   }
   const std::string job(name);
   RETURN_IF_ERROR(

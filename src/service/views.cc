@@ -267,6 +267,10 @@ Result<json> StatusView(const ServiceContext& ctx, std::optional<std::int64_t> c
                       {"challenges_with_consent", cc->Int(1)},
                       {"retention_days_default", ctx.settings.default_days},
                       {"notice_days", ctx.settings.notice_days}};
+    // Artifacts whose size storage did not know when `sync evalai` added them (stored as 0 and
+    // left out of bytes_stored until a later sync fills them in): shown as unknown, not as 0.
+    ASSIGN_OR_RETURN(auto unknown, conn->QueryOne("SELECT COUNT(*) FROM artifact_sizes_pending"));
+    out["overall"]["artifacts_size_unknown"] = unknown ? unknown->Int(0) : 0;
   }
   ASSIGN_OR_RETURN(auto by_challenge, CountsByChallenge(*conn, now, challenge_id));
   std::string sql = kChallengeSql;

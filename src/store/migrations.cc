@@ -410,6 +410,34 @@ ALTER TABLE submissions ADD COLUMN kept BIGINT GENERATED ALWAYS AS (CASE WHEN ke
        {Engine::kAll, R"sql(
 CREATE INDEX submissions_kept ON submissions(challenge_id) WHERE kept = 1 AND is_artifact_deleted = 0;
 )sql"}},
+      // 11: reading EvalAI's own database (issue 12, DESIGN.md 7b, service/evalai_sync.h).
+      // evalai_sync_state: each EvalAI table's watermark (`watermark:TABLE`, the newest
+      // modified_at read, Unix seconds) and the time of the last full pass (`full_pass_at`),
+      // written only when a whole sync succeeded. evalai_imports: the challenges whose consent or
+      // override in EvalAI's columns was taken once (afterwards ours rule). evalai_write_back:
+      // the swept submissions whose deletion EvalAI's submission row was told of (evalai.
+      // write_back); a swept submission without a row here is written by the next call.
+      // artifact_sizes_pending: artifacts added with a size storage did not know yet (stored 0),
+      // asked again by every sync. submissions_swept serves the write-back's walk.
+      {{Engine::kAll, R"sql(
+CREATE TABLE evalai_sync_state (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+CREATE TABLE evalai_imports (
+  challenge_id INTEGER PRIMARY KEY REFERENCES challenges(id),
+  consent_imported_at INTEGER,
+  override_imported_at INTEGER
+);
+CREATE TABLE evalai_write_back (
+  submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
+  written_at INTEGER NOT NULL
+);
+CREATE TABLE artifact_sizes_pending (
+  artifact_id INTEGER PRIMARY KEY REFERENCES artifacts(id)
+);
+CREATE INDEX submissions_swept ON submissions(id) WHERE is_artifact_deleted = 1;
+)sql"}},
   };
   return kMigrations;
 }
