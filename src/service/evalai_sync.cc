@@ -893,8 +893,8 @@ class Syncer {
             auto conn = ctx_.db->LockRead();
             ASSIGN_OR_RETURN(auto found, QueryForIds(*conn,
                                                      "SELECT id, phase_id, challenge_id, "
-                                                     "participant, submitted_at, status FROM "
-                                                     "submissions WHERE id",
+                                                     "participant, submitted_at, status, "
+                                                     "is_baseline FROM submissions WHERE id",
                                                      {}, ids));
             for (SqlRow& f : found) ours.emplace(f.Int(0), std::move(f));
             ASSIGN_OR_RETURN(auto arts,
@@ -942,8 +942,13 @@ class Syncer {
             for (const SqlRow& r : rows) {
               ++c.read;
               const std::int64_t id = r.Int(0);
-              const SqlParams values{r.Int(1), r.Int(2), r.Text(3), r.Int(4),
-                                     r.Text(5).empty() ? std::string("submitted") : r.Text(5)};
+              // is_baseline (R10): a baseline is kept unless an admin released it.
+              const SqlParams values{r.Int(1),
+                                     r.Int(2),
+                                     r.Text(3),
+                                     r.Int(4),
+                                     r.Text(5).empty() ? std::string("submitted") : r.Text(5),
+                                     std::int64_t{r.Int(6) != 0 ? 1 : 0}};
               auto it = ours.find(id);
               if (it == ours.end()) {
                 ++c.added;
@@ -952,7 +957,7 @@ class Syncer {
                 p.insert(p.end(), values.begin(), values.end());
                 auto inserted = conn.Exec(
                     "INSERT INTO submissions (id, phase_id, challenge_id, participant, "
-                    "submitted_at, status) VALUES (?, ?, ?, ?, ?, ?)",
+                    "submitted_at, status, is_baseline) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     p);
                 if (!inserted.ok() && inserted.status().code() == StatusCode::kFailedPrecondition) {
                   --c.added;
@@ -967,7 +972,8 @@ class Syncer {
               }
               const SqlRow& o = it->second;
               if (o.Int(1) == r.Int(1) && o.Int(2) == r.Int(2) && o.Text(3) == r.Text(3) &&
-                  o.Int(4) == r.Int(4) && o.Text(5) == std::get<std::string>(values[4])) {
+                  o.Int(4) == r.Int(4) && o.Text(5) == std::get<std::string>(values[4]) &&
+                  o.Int(6) == std::get<std::int64_t>(values[5])) {
                 ++c.unchanged;
                 continue;
               }
@@ -977,10 +983,11 @@ class Syncer {
               p.emplace_back(id);
               RETURN_IF_ERROR(
                   conn.Exec("UPDATE submissions SET phase_id = ?, challenge_id = ?, "
-                            "participant = ?, submitted_at = ?, status = ? WHERE id = ?",
+                            "participant = ?, submitted_at = ?, status = ?, is_baseline = ? "
+                            "WHERE id = ?",
                             p)
                       .status());
-              if (o.Int(1) != r.Int(1)) {
+              if (o.Int(1) != r.Int(1) || o.Int(6) != std::get<std::int64_t>(values[5])) {
                 recompute.insert(r.Int(2));
                 recompute.insert(o.Int(2));
               }

@@ -341,6 +341,23 @@ class ChangeTests(SyncTestBase):
         self.assertIn("submissions: 0 added, 0 changed, 129 unchanged, 1 gone (kept), "
                       "gone ids: 1005", text)
 
+    def test_a_baseline_in_evalai_is_kept_here_at_once(self):
+        """R10: EvalAI's is_baseline keeps a submission (no eligible date) until it is unset."""
+        self.sync()
+        self.ws.run("consent", "7", "dave", check=0)
+        dated = self.ours("SELECT retention_eligible_date FROM submissions WHERE id = 1000")
+        self.assertIsNotNone(dated[0][0])
+        self.ev.exec("UPDATE submission SET is_baseline = true, modified_at = now() WHERE id = 1000")
+        r = self.sync()
+        self.assertEqual(r["tables"]["submissions"]["changed"], 1)
+        self.assertEqual(self.ours("SELECT is_baseline, kept, retention_eligible_date FROM "
+                                   "submissions WHERE id = 1000"), [(1, 1, None)])
+        self.ev.exec("UPDATE submission SET is_baseline = false, modified_at = now() "
+                     "WHERE id = 1000")
+        self.sync()
+        self.assertEqual(self.ours("SELECT is_baseline, kept, retention_eligible_date FROM "
+                                   "submissions WHERE id = 1000"), [(0, 0, dated[0][0])])
+
 
 class ConsentImportTests(SyncTestBase):
     def test_consent_in_evalai_becomes_one_imported_grant_once(self):
