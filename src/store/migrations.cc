@@ -417,8 +417,14 @@ Result<int> Migrate(SqlConnection& conn) {
   const std::string create_versions =
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
       "applied_at INTEGER NOT NULL)";
-  RETURN_IF_ERROR(conn.ExecScript(conn.Dialect() == "postgresql" ? PostgresqlDdl(create_versions)
-                                                                 : create_versions));
+  {
+    // Inside a write transaction: replicas that start at once on one PostgreSQL would otherwise
+    // race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog).
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    RETURN_IF_ERROR(conn.ExecScript(conn.Dialect() == "postgresql" ? PostgresqlDdl(create_versions)
+                                                                   : create_versions));
+    RETURN_IF_ERROR(tx.Commit());
+  }
   int applied = 0;
   for (int version = 1; version <= LatestSchemaVersion(); ++version) {
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
