@@ -97,6 +97,12 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
     ASSIGN_OR_RETURN(gate, OpenPostgresqlWriteGate(config.database_url));
   }
   app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers), std::move(gate));
+  if (config.database_url.rfind("postgres", 0) == 0) {
+    // The shared sweep commits each batch's deletion intent on a connection of its own while the
+    // batch's row locks stay open on the writer (ADR 0008).
+    ASSIGN_OR_RETURN(auto side, OpenDatabase(config.database_url));
+    app->db_->SetSideWriter(std::move(side));
+  }
   ASSIGN_OR_RETURN(app->artifacts_, OpenArtifactStore(config.storage_url));
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();

@@ -371,6 +371,14 @@ CREATE TRIGGER artifacts_bytes_resize AFTER UPDATE OF size_bytes ON artifacts FO
   WHEN (OLD.state <> 'deleted' AND NEW.state <> 'deleted')
   EXECUTE FUNCTION artifacts_bytes_resize();
 )sql"}},
+      // 9: the holder of a sweep's deletion intent (issue 11, ADR 0008): on PostgreSQL the
+      // backend pid of the batch's connection, which holds an advisory lock on it for as long as
+      // the batch runs. An intent whose holder's lock is free was left by a replica that died or
+      // lost its connection, and any replica recovers it; NULL (SQLite, or an intent of an
+      // earlier version) is recovered by the next sweep as before.
+      {{Engine::kAll, R"sql(
+ALTER TABLE sweep_intents ADD COLUMN holder INTEGER;
+)sql"}},
   };
   return kMigrations;
 }

@@ -8,6 +8,7 @@ own (RETENTION_REPLICA), so that none can see that another's pid is gone and a l
 over only when it expires, as between hosts. PostgreSQL only: the module skips on SQLite.
 """
 import datetime as dt
+import json
 import os
 import signal
 import subprocess
@@ -133,6 +134,76 @@ class ReplicaTest(unittest.TestCase):
         self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM sweep_intents"), [(0,)])
         owners = {r[4].split("@")[1] for r in runs}
         self.assertGreaterEqual(len(owners), 2, owners)
+
+
+@unittest.skipUnless(POSTGRESQL_SERVER, "replicas need PostgreSQL (run under postgresql_server.py)")
+class SharedSweepTest(unittest.TestCase):
+    """Sweeps that run at once in several processes share the walk (ADR 0008)."""
+
+    def make(self, submissions):
+        self.ws = Workspace(notice_days=0)
+        self.addCleanup(self.ws.close)
+        d = DataSet(self.ws)
+        d.phase(d.challenge(1), end_days_ago=40, submissions=submissions, artifacts=1, size=1)
+        d.load()
+        self.total = submissions
+
+    def sweep(self):
+        return subprocess.Popen([BIN, "--json", "cleanup"], env=self.ws.env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def test_three_sweeps_share_10000_submissions_and_a_kill_changes_nothing(self):
+        self.make(10000)
+        procs = [self.sweep() for _ in range(3)]
+        for p in procs:
+            self.addCleanup(p.stdout.close)
+            self.addCleanup(p.stderr.close)
+        wait_for("the sweeps to delete", lambda: count_files(self.ws.artifacts) < self.total - 1500,
+                 60)
+        procs[0].send_signal(signal.SIGKILL)
+        procs[0].wait()
+        reports = []
+        for p in procs[1:]:
+            out, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+            reports.append(json.loads(out))
+        # Nothing is left: what the killed one had claimed went to the others, and its deletion
+        # intent was recovered.
+        self.assertEqual(count_files(self.ws.artifacts), 0)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state <> 'deleted'"),
+                         [(0,)])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM submissions WHERE "
+                                     "is_artifact_deleted = 0"), [(0,)])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM sweep_intents"), [(0,)])
+        # Every artifact was deleted (or found gone and recorded) exactly once.
+        self.assertEqual(self.ws.sql("SELECT attempts, COUNT(*) FROM artifacts GROUP BY attempts"),
+                         [(1, self.total)])
+        # The two survivors deleted disjoint sets, and both took part.
+        sets = [{d["submission_id"] for d in r["deleted"]} for r in reports]
+        self.assertFalse(sets[0] & sets[1])
+        self.assertTrue(sets[0] and sets[1], [len(x) for x in sets])
+        # What the killed one recorded before it died, or left in an intent that a survivor
+        # recovered, makes up the rest.
+        recovered = sum(r["totals"]["recovered"]["gone"] for r in reports)
+        self.assertLessEqual(len(sets[0]) + len(sets[1]) + recovered, self.total)
+
+    def test_a_withdrawal_from_another_process_while_two_sweep_deletes_nothing_after(self):
+        self.make(6000)
+        procs = [self.sweep() for _ in range(2)]
+        wait_for("the sweeps to delete", lambda: count_files(self.ws.artifacts) < self.total - 300,
+                 60)
+        started = time.monotonic()
+        self.ws.run("consent", "1", "alice", "--withdraw", check=0)
+        latency = time.monotonic() - started
+        at_answer = count_files(self.ws.artifacts)
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+        self.assertGreater(at_answer, 0, "the sweeps had finished before the answer")
+        self.assertLess(latency, 2.0)
+        self.assertEqual(count_files(self.ws.artifacts), at_answer)
+        deleted = self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state = 'deleted'")[0][0]
+        self.assertEqual(deleted, self.total - at_answer)
 
 
 if __name__ == "__main__":
