@@ -205,6 +205,31 @@ class SharedSweepTest(unittest.TestCase):
         deleted = self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state = 'deleted'")[0][0]
         self.assertEqual(deleted, self.total - at_answer)
 
+    def test_postgresql_restarted_during_two_sweeps_nothing_recorded_wrongly_and_the_next_finishes(
+            self):
+        from postgresql_server import restart_postgresql
+        self.make(6000)
+        procs = [self.sweep() for _ in range(2)]
+        for p in procs:
+            self.addCleanup(p.stdout.close)
+            self.addCleanup(p.stderr.close)
+        wait_for("the sweeps to delete", lambda: count_files(self.ws.artifacts) < self.total - 300,
+                 60)
+        restart_postgresql()
+        for p in procs:
+            p.communicate(timeout=120)
+            self.assertIn(p.returncode, (0, 1))  # resumed, or failed cleanly (never a crash)
+        # Nothing is recorded deleted that storage still has.
+        for key, state in self.ws.sql("SELECT storage_key, state FROM artifacts"):
+            if state == "deleted":
+                self.assertFalse(os.path.exists(os.path.join(self.ws.artifacts, key)), key)
+        # The next run finishes: everything deleted and recorded, no intent left.
+        self.ws.run("cleanup", check=0)
+        self.assertEqual(count_files(self.ws.artifacts), 0)
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM artifacts WHERE state <> 'deleted'"),
+                         [(0,)])
+        self.assertEqual(self.ws.sql("SELECT COUNT(*) FROM sweep_intents"), [(0,)])
+
 
 if __name__ == "__main__":
     unittest.main()
