@@ -1,5 +1,8 @@
 #include "app/app.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
 
 #include "artifacts/local/local_artifact_store.h"
@@ -66,7 +69,9 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   InitCrypto();
   std::unique_ptr<App> app(new App());
   app->config_ = config;
-  if (config.fake_now) {
+  if (config.fake_now && config.clock_speed > 1) {
+    app->clock_ = std::make_unique<FastClock>(*config.fake_now, config.clock_speed);
+  } else if (config.fake_now) {
     app->clock_ = std::make_unique<FixedClock>(*config.fake_now);
   } else {
     app->clock_ = std::make_unique<SystemClock>();
@@ -104,6 +109,12 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
     ASSIGN_OR_RETURN(gate, OpenPostgresqlWriteGate(config.database_url));
   }
   app->db_ = std::make_unique<Database>(std::move(conn), std::move(readers), std::move(gate));
+  if (config.database_url.rfind("postgres", 0) == 0) {
+    // The shared sweep commits each batch's deletion intent on a connection of its own while the
+    // batch's row locks stay open on the writer (ADR 0008).
+    ASSIGN_OR_RETURN(auto side, OpenDatabase(config.database_url));
+    app->db_->SetSideWriter(std::move(side));
+  }
   app->ctx_.db = app->db_.get();
   app->ctx_.artifacts = app->artifacts_.get();
   app->ctx_.clock = app->clock_.get();
@@ -133,11 +144,23 @@ Result<std::unique_ptr<App>> App::Open(const Config& config, bool migrate) {
   return app;
 }
 
+SchedulerOptions SchedulerOptionsFor(const Config& config) {
+  SchedulerOptions options;
+  if (!config.replica.empty()) options.owner = std::to_string(getpid()) + "@" + config.replica;
+  options.lease_ttl = std::chrono::seconds(config.lease_ttl_seconds);
+  // Renewals are timed by the real clock; a fast test clock (RETENTION_CLOCK_SPEED) spends the
+  // lease that many times as fast.
+  options.renew_every =
+      std::chrono::seconds(std::max(1, config.lease_ttl_seconds / 5 / config.clock_speed));
+  return options;
+}
+
 ApiHooks App::ApiHooksForServe() {
   ApiHooks hooks;
   hooks.list_jobs = [this] { return ListJobs(jobs_); };
   hooks.run_job = [this](const std::string& name, const std::string& actor) {
-    return RunJobNow(jobs_, name, actor, scheduler_ ? scheduler_->stop_flag() : nullptr);
+    return RunJobNow(jobs_, name, actor, scheduler_ ? scheduler_->stop_flag() : nullptr,
+                     SchedulerOptionsFor(config_));
   };
   hooks.list_job_runs = [this](const std::string& job, int limit) {
     return ListJobRuns(jobs_, job, limit);
@@ -147,7 +170,7 @@ ApiHooks App::ApiHooksForServe() {
 
 Status App::StartBackground() {
   log_sync_->StartWorker();  // R8 triggers now leave the request path
-  scheduler_ = std::make_unique<Scheduler>(jobs_);
+  scheduler_ = std::make_unique<Scheduler>(jobs_, SchedulerOptionsFor(config_));
   scheduler_->Start();
   return Status::Ok();
 }

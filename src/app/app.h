@@ -13,6 +13,7 @@
 #include "logs/log_retention.h"
 #include "logs/log_store.h"
 #include "notify/mail.h"
+#include "scheduler/scheduler.h"
 #include "service/evalai_sync.h"
 #include "service/log_retention_sync.h"
 #include "service/service.h"
@@ -73,6 +74,11 @@ class App {
   JobEnvironment jobs_;
   std::unique_ptr<class Scheduler> scheduler_;
 };
+
+// The scheduler's options from the configuration: the lease of scheduler.lease_ttl_seconds
+// (renewed every fifth of it) and the owner "pid@REPLICA" (scheduler.replica, default the host
+// name). Used for the scheduler of `serve` and for manual runs (API, `jobs run`).
+SchedulerOptions SchedulerOptionsFor(const Config& config);
 
 // Opens only the database named by `url` (sqlite://PATH, postgresql://user[:password]@host:port/db
 // or postgres://...). Errors name the URL without a password. Used by App and by tools.

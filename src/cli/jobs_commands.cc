@@ -68,7 +68,8 @@ int RunCommand(const GlobalOptions& g, const std::string& name) {
   }
   auto cli = OpenJobCli(g);
   if (!cli.ok()) return Fail(cli.status());
-  auto run = RunJobNow((*cli)->env(), name, Actor());
+  auto run =
+      RunJobNow((*cli)->env(), name, Actor(), nullptr, SchedulerOptionsFor((*cli)->app->config()));
   if (!run.ok()) return Fail(run.status());
   const std::string status = (*run)["status"].get<std::string>();
   if (g.json) {

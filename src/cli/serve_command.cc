@@ -53,7 +53,10 @@ int Serve(const GlobalOptions& g, const std::string& listen_flag) {
   if (!server.ok()) return Fail(server.status());
   if (auto s = (*app)->StartBackground(); !s.ok()) return Fail(s);
   if (config->fake_now) {
-    std::cerr << "warning: RETENTION_FAKE_NOW is set: the clock is fixed at "
+    std::cerr << "warning: RETENTION_FAKE_NOW is set: the clock "
+              << (config->clock_speed > 1
+                      ? "runs " + std::to_string(config->clock_speed) + " times as fast from "
+                      : std::string("is fixed at "))
               << FormatTime(*config->fake_now) << " (a test setting; unset it in production)"
               << std::endl;
   }

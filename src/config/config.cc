@@ -65,6 +65,7 @@ void ApplyFile(const std::string& file, Config& c, Problems& problems) {
       {"smtp", {"url", "from"}},
       {"server", {"listen", "consent_rate_per_minute", "threads"}},
       {"retention", {"default_days", "notice_days"}},
+      {"scheduler", {"lease_ttl_seconds", "replica"}},
       {"platform", {"challenge_url"}},
       {"schedule", {}},
       {"evalai", {"url", "media_prefix", "write_back"}},
@@ -133,6 +134,8 @@ void ApplyFile(const std::string& file, Config& c, Problems& problems) {
           problems.Add(where + ": must be a boolean");
         }
       }
+      if (name == "scheduler" && k == "lease_ttl_seconds") integer(c.lease_ttl_seconds);
+      if (name == "scheduler" && k == "replica") str(c.replica);
     }
   }
 }
@@ -173,6 +176,9 @@ void ApplyEnv(Config& c, Problems& problems) {
   integer("RETENTION_DEFAULT_DAYS", c.default_days);
   integer("RETENTION_NOTICE_DAYS", c.notice_days);
   integer("RETENTION_CONSENT_RATE_PER_MINUTE", c.consent_rate_per_minute);
+  integer("RETENTION_LEASE_TTL_SECONDS", c.lease_ttl_seconds);
+  str("RETENTION_REPLICA", c.replica);
+  integer("RETENTION_CLOCK_SPEED", c.clock_speed);
   // Never fall back to the real clock on a typo: a test would act on other dates than it meant.
   if (auto v = env("RETENTION_FAKE_NOW"); v && !v->empty()) {
     auto t = ParseTime(*v);
@@ -203,6 +209,20 @@ void Validate(const Config& c, Problems& problems) {
   if (!c.evalai_url.empty() && c.evalai_url.rfind("postgresql://", 0) != 0 &&
       c.evalai_url.rfind("postgres://", 0) != 0) {
     problems.Add("evalai.url: must start with postgresql:// or postgres://");
+  }
+  if (c.lease_ttl_seconds < 2 || c.lease_ttl_seconds > 86400) {
+    problems.Add("scheduler.lease_ttl_seconds: " + std::to_string(c.lease_ttl_seconds) +
+                 " is out of range 2-86400");
+  }
+  if (c.replica.find_first_of("@# \t") != std::string::npos) {
+    problems.Add("scheduler.replica: '" + c.replica + "' must not contain '@', '#' or spaces");
+  }
+  if (c.clock_speed < 1 || c.clock_speed > 3600) {
+    problems.Add("RETENTION_CLOCK_SPEED: " + std::to_string(c.clock_speed) +
+                 " is out of range 1-3600");
+  } else if (c.clock_speed > 1 && !c.fake_now) {
+    problems.Add(
+        "RETENTION_CLOCK_SPEED: needs RETENTION_FAKE_NOW (the time the fast clock starts)");
   }
   for (const auto& [job, cron] : c.schedule) {
     auto parsed = CronSchedule::Parse(cron);

@@ -33,6 +33,18 @@ struct Config {
   std::string evalai_url;
   std::string evalai_media_prefix = "media/";
   bool evalai_write_back = false;
+  // RETENTION_CLOCK_SPEED (environment only, with RETENTION_FAKE_NOW): the fake clock runs this
+  // many times as fast as the real one, anchored at the fake now taken as a real time (it reads
+  // F + speed * (real now - F)), so that processes started with the same F agree and a test sees
+  // minute crons fire every second. 1 (the default): a fixed clock.
+  int clock_speed = 1;
+  // Scheduler (DESIGN.md section 4; several replicas on one database): how long a job's lease
+  // lasts without renewal (a replica killed on another host blocks its job this long at most;
+  // renewed every fifth of it), and the name of this replica in the owners of leases and runs
+  // ("pid@replica"; default the host name). A replica on this host whose pid is gone loses its
+  // lease at once; one named otherwise only when the lease expires.
+  int lease_ttl_seconds = 300;
+  std::string replica;
   // Cron per job name; defaults are the seed's (DESIGN.md section 4). sync_evalai is scheduled
   // only when evalai_url is set.
   std::map<std::string, std::string> schedule = {

@@ -74,5 +74,32 @@ TEST(ConfigTest, Issue8Defect11ValidFakeNowIsParsedAndEmptyMeansUnset) {
   }
 }
 
+TEST(ConfigTest, Issue11ReplicaSettingsAreReadAndCheckedOnOneLine) {
+  {
+    ScopedEnv ttl("RETENTION_LEASE_TTL_SECONDS", "30");
+    ScopedEnv replica("RETENTION_REPLICA", "web-2");
+    auto config = LoadConfig({});
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_EQ(config->lease_ttl_seconds, 30);
+    EXPECT_EQ(config->replica, "web-2");
+    EXPECT_EQ(config->clock_speed, 1);
+  }
+  {
+    ScopedEnv ttl("RETENTION_LEASE_TTL_SECONDS", "1");
+    ScopedEnv replica("RETENTION_REPLICA", "a@b");
+    ScopedEnv speed("RETENTION_CLOCK_SPEED", "60");
+    auto config = LoadConfig({});
+    ASSERT_FALSE(config.ok());
+    const std::string message = config.status().message();
+    EXPECT_NE(message.find("scheduler.lease_ttl_seconds: 1 is out of range 2-86400"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("scheduler.replica: 'a@b'"), std::string::npos) << message;
+    EXPECT_NE(message.find("RETENTION_CLOCK_SPEED: needs RETENTION_FAKE_NOW"), std::string::npos)
+        << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  }
+}
+
 }  // namespace
 }  // namespace retention

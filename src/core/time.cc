@@ -71,4 +71,9 @@ TimePoint SystemClock::Now() const {
   return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
 }
 
+TimePoint FastClock::Now() const {
+  const auto real = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+  return start_ + std::chrono::floor<std::chrono::seconds>((real - start_) * speed_);
+}
+
 }  // namespace retention

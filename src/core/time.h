@@ -54,6 +54,19 @@ class FixedClock final : public Clock {
   TimePoint now_;
 };
 
+// A test clock that runs `speed` times as fast as the real one from `start`, taken both as the
+// fake and as the real anchor: it reads start + speed * (real now - start). Processes given the
+// same start agree (RETENTION_CLOCK_SPEED, docs/TESTING.md). Thread-safe (immutable).
+class FastClock final : public Clock {
+ public:
+  FastClock(TimePoint start, int speed) : start_(start), speed_(speed) {}
+  TimePoint Now() const override;
+
+ private:
+  TimePoint start_;
+  int speed_;
+};
+
 // A clock that tests set and advance by hand. Not thread-safe.
 class FakeClock final : public Clock {
  public:

@@ -45,6 +45,14 @@ TEST(TimeTest, Issue8Defect11SystemClockDoesNotReadTheEnvironment) {
   EXPECT_GT(now, *ParseTime("2020-01-01T00:00:00Z")) << FormatTime(now);
 }
 
+TEST(TimeTest, Issue11FastClockRunsFasterFromItsStart) {
+  const TimePoint real = SystemClock().Now();
+  const FastClock clock(real - std::chrono::seconds(10), 60);
+  const auto ahead = clock.Now() - (real - std::chrono::seconds(10));
+  EXPECT_GE(ahead, std::chrono::seconds(600));
+  EXPECT_LT(ahead, std::chrono::seconds(600 + 120));  // a slow machine: two real seconds late
+}
+
 TEST(CryptoTest, Sha256MatchesKnownVector) {
   InitCrypto();
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

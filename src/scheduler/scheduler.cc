@@ -17,6 +17,8 @@ using nlohmann::json;
 
 constexpr int kFinishTries = 5;
 constexpr int kMaxRunsListed = 1000;
+// How often a running job's lease renewer looks at the caller's stop flag.
+constexpr std::chrono::milliseconds kStopPoll{100};
 
 std::string HostName() {
   char buf[HOST_NAME_MAX + 1] = {};
@@ -90,21 +92,39 @@ json RunRowJson(const SqlRow& r) {
 constexpr const char* kRunColumns =
     "SELECT id, job, trigger, slot, owner, started_at, finished_at, status, result FROM job_runs ";
 
-// Renews a lease on a helper thread while a run lasts.
+// Renews a lease on a helper thread while a run lasts, and stops the run when the lease was lost
+// (another owner took it after it expired: the holder was too slow to renew, or was paused). The
+// job is given stop(): set when the caller's `stop` is, or when a renewal found the lease gone;
+// the run then ends after its current batch and is recorded 'interrupted'.
 class LeaseRenewer {
  public:
   LeaseRenewer(const JobEnvironment& env, const SchedulerOptions& options, std::string job,
-               std::string owner) {
-    if (options.renew_every.count() <= 0) return;
-    thread_ = std::thread([this, &env, options, job = std::move(job), owner = std::move(owner)] {
+               std::string owner, const std::atomic<bool>* outer_stop) {
+    if (options.renew_every.count() <= 0) {
+      stop_ptr_ = outer_stop;
+      return;
+    }
+    thread_ = std::thread([this, &env, options, job = std::move(job), owner = std::move(owner),
+                           outer_stop] {
       std::unique_lock<std::mutex> lock(mu_);
-      while (!cv_.wait_for(lock, options.renew_every, [this] { return done_; })) {
+      auto next = std::chrono::steady_clock::now() + options.renew_every;
+      while (!cv_.wait_for(lock, kStopPoll, [this] { return done_; })) {
+        if (outer_stop != nullptr && outer_stop->load()) stop_ = true;
+        if (std::chrono::steady_clock::now() < next) continue;
+        next = std::chrono::steady_clock::now() + options.renew_every;
         lock.unlock();
         {
           auto conn = env.service->db->Lock();
           auto r = conn->Exec("UPDATE job_locks SET expires_at = ? WHERE job = ? AND owner = ?",
                               {ToUnix(env.service->clock->Now() + options.lease_ttl), job, owner});
-          if (!r.ok()) LogLine("renew lease of " + job + ": " + r.status().ToString());
+          if (!r.ok()) {
+            LogLine("renew lease of " + job + ": " + r.status().ToString());
+          } else if (*r == 0) {
+            LogLine("lease of " + job +
+                    " lost (another replica took it after it expired): "
+                    "stopping the run after its current batch");
+            stop_ = true;
+          }
         }
         lock.lock();
       }
@@ -122,10 +142,15 @@ class LeaseRenewer {
   LeaseRenewer(const LeaseRenewer&) = delete;
   LeaseRenewer& operator=(const LeaseRenewer&) = delete;
 
+  // The flag to give the job.
+  const std::atomic<bool>* stop() const { return stop_ptr_; }
+
  private:
   std::mutex mu_;
   std::condition_variable cv_;
   bool done_ = false;
+  std::atomic<bool> stop_{false};
+  const std::atomic<bool>* stop_ptr_ = &stop_;
   std::thread thread_;
 };
 
@@ -188,8 +213,8 @@ Result<JobRunOutcome> RunJobOnce(const JobEnvironment& env, const SchedulerOptio
 
   Result<json> result = json();
   {
-    LeaseRenewer renewer(env, options, job, owner);
-    result = RunJob(env, job, started, stop);
+    LeaseRenewer renewer(env, options, job, owner, stop);
+    result = RunJob(env, job, started, renewer.stop());
   }
   if (result.ok()) {
     outcome.result = std::move(result).value();

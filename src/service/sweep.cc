@@ -4,6 +4,7 @@
 #include <charconv>
 #include <limits>
 #include <map>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 
@@ -42,8 +43,8 @@ struct Candidate {
 // order (no sort). A batch's candidates come with their phase and challenge in one statement;
 // the artifacts of those that R5 lets go follow in a second (LoadArtifacts), so a protected
 // candidate costs its row only.
-std::string BatchStatement(bool same_date, bool one_challenge, std::size_t excluded) {
-  std::string sql = R"sql(
+// A candidate with the facts R5 decides on (AppendRows reads them in this order).
+constexpr const char* kCandidateSelect = R"sql(
 SELECT s.id, s.challenge_id, s.retention_eligible_date, s.legal_hold, s.notice_sent_at,
        p.end_date, p.is_public, c.retention_policy_consent, c.log_retention_days_override,
        c.legal_hold, p.retention_days, p.retention_policy, s.kept
@@ -51,6 +52,9 @@ FROM submissions s
 JOIN phases p ON p.id = s.phase_id
 JOIN challenges c ON c.id = s.challenge_id
 WHERE s.retention_eligible_date IS NOT NULL AND s.is_artifact_deleted = 0)sql";
+
+std::string BatchStatement(bool same_date, bool one_challenge, std::size_t excluded) {
+  std::string sql = kCandidateSelect;
   if (one_challenge) sql += " AND s.challenge_id = ?";
   // The challenges on hold that the sweep lists apart: challenge_id is a column of
   // submission_sweep, so their entries are passed over in the index without reading their rows.
@@ -322,17 +326,14 @@ void ExecEach(SqlConnection& conn, std::string_view head, const SqlParams& leadi
   }
 }
 
-// Records a batch's outcomes in one write transaction, a statement per kind of outcome, and
-// drops the batch's intent (`intent`, 0 when the batch deleted nothing). A statement that fails
-// does not undo the others (SQLite keeps the transaction; ExecEach falls back to single rows; the
-// first error is returned after the commit), so one bad row cannot roll back the bookkeeping of
-// files that are gone; the intent then stays, and the next run asks storage about what the
-// failed row should have recorded. A failed commit is retried; when it still fails the intent
-// stays for the next run's recovery.
-Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
-                      const std::vector<std::int64_t>& all_gone, std::int64_t intent,
-                      std::int64_t now) {
-  if (outcomes.empty() && all_gone.empty() && intent == 0) return Status::Ok();
+// The statements that record a batch's outcomes, a statement per kind of outcome, and drop the
+// batch's intent (`intent`, 0 when the batch deleted nothing), inside the caller's transaction. A
+// statement that fails does not undo the others (ExecEach falls back to single rows); the first
+// error is returned, and the intent then stays, so that the next run asks storage about what the
+// failed row should have recorded.
+Status RecordOutcomeStatements(SqlConnection& conn, const std::vector<Outcome>& outcomes,
+                               const std::vector<std::int64_t>& all_gone, std::int64_t intent,
+                               std::int64_t now) {
   std::vector<std::int64_t> deleted;
   std::vector<std::int64_t> touched;  // submissions with an artifact recorded deleted
   for (const Outcome& o : outcomes) {
@@ -351,50 +352,62 @@ Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
     }
     return "record the deletion of artifact " + std::to_string(id);
   };
+  Status first_error;
+  auto note = [&first_error](Status s, const std::string& what) {
+    if (!s.ok() && first_error.ok()) first_error = Internal(what + ": " + s.message());
+  };
+  // OR FAIL: a statement that fails keeps the rows it already changed instead of undoing them,
+  // so SQLite keeps no statement journal for these multi-row statements (with one, each spilled
+  // to a temp file: 167,116 pwrite64 in a 100k sweep against 24,670). Both statements can be
+  // run again over the same ids without changing a row twice (ExecEach's row-by-row retry).
+  ExecEach(conn,
+           std::string(UpdateOrFail(conn)) +
+               " artifacts SET state = 'deleted', attempts = attempts + 1, "
+               "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
+           {now}, deleted, artifact_what, note);
+  for (const Outcome& o : outcomes) {
+    if (o.deleted) continue;
+    const Status st = conn.Exec(
+                              "UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
+                              "last_error = ? WHERE id = ?",
+                              {o.error, o.artifact_id})
+                          .status();
+    if (!st.ok()) note(st, artifact_what(o.artifact_id));
+  }
+  // Only when no artifact is left: another process may have registered one since the batch
+  // was read (a re-run's file), and that one waits for the next sweep (R6).
+  ExecEach(
+      conn, MarkSubmissionGone(conn), {now}, all_gone,
+      [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
+      note);
+  // The bytes of the submissions that still have artifacts (a failure, or one registered since).
+  ExecEach(
+      conn, RecountBytesStored(conn), {}, touched,
+      [](std::int64_t id) { return "recount the bytes of submission " + std::to_string(id); },
+      note);
+  if (intent != 0 && first_error.ok()) {
+    note(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {intent}).status(),
+         "drop the deletion intent " + std::to_string(intent));
+  }
+  return first_error;
+}
+
+// Records a batch's outcomes in one write transaction (RecordOutcomeStatements). The first
+// statement error is returned after the commit, so one bad row cannot roll back the bookkeeping of
+// files that are gone. A failed commit is retried; when it still fails the intent stays for the
+// next run's recovery.
+Status RecordOutcomes(SqlConnection& conn, const std::vector<Outcome>& outcomes,
+                      const std::vector<std::int64_t>& all_gone, std::int64_t intent,
+                      std::int64_t now) {
+  if (outcomes.empty() && all_gone.empty() && intent == 0) return Status::Ok();
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    Status first_error;
-    auto note = [&first_error](Status s, const std::string& what) {
-      if (!s.ok() && first_error.ok()) first_error = Internal(what + ": " + s.message());
-    };
     auto tx = Transaction::Start(conn, TxMode::kWrite);
     if (!tx.ok()) {
       last = tx.status();
       continue;
     }
-    // OR FAIL: a statement that fails keeps the rows it already changed instead of undoing them,
-    // so SQLite keeps no statement journal for these multi-row statements (with one, each spilled
-    // to a temp file: 167,116 pwrite64 in a 100k sweep against 24,670). Both statements can be
-    // run again over the same ids without changing a row twice (ExecEach's row-by-row retry).
-    ExecEach(conn,
-             std::string(UpdateOrFail(conn)) +
-                 " artifacts SET state = 'deleted', attempts = attempts + 1, "
-                 "last_error = NULL, deleted_at = ? WHERE state <> 'deleted' AND id",
-             {now}, deleted, artifact_what, note);
-    for (const Outcome& o : outcomes) {
-      if (o.deleted) continue;
-      const Status st = conn.Exec(
-                                "UPDATE artifacts SET state = 'failed', attempts = attempts + 1, "
-                                "last_error = ? WHERE id = ?",
-                                {o.error, o.artifact_id})
-                            .status();
-      if (!st.ok()) note(st, artifact_what(o.artifact_id));
-    }
-    // Only when no artifact is left: another process may have registered one since the batch
-    // was read (a re-run's file), and that one waits for the next sweep (R6).
-    ExecEach(
-        conn, MarkSubmissionGone(conn), {now}, all_gone,
-        [](std::int64_t id) { return "record submission " + std::to_string(id) + " as deleted"; },
-        note);
-    // The bytes of the submissions that still have artifacts (a failure, or one registered since).
-    ExecEach(
-        conn, RecountBytesStored(conn), {}, touched,
-        [](std::int64_t id) { return "recount the bytes of submission " + std::to_string(id); },
-        note);
-    if (intent != 0 && first_error.ok()) {
-      note(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {intent}).status(),
-           "drop the deletion intent " + std::to_string(intent));
-    }
+    const Status first_error = RecordOutcomeStatements(conn, outcomes, all_gone, intent, now);
     const Status committed = tx->Commit();
     if (committed.ok()) return first_error;
     last = committed;
@@ -434,56 +447,105 @@ std::string IntentIds(const std::vector<std::int64_t>& ids) {
   return text;
 }
 
-// Finds the deletion intents an earlier run left (killed, or its record failed) and records what
-// storage says about every artifact of their submissions not recorded deleted: gone -> deleted,
-// still there -> left as it is; then each of those submissions whose artifacts are all deleted.
-// Never deletes anything. An intent goes once storage has answered for all of its artifacts. One
-// intent per batch lease.
+// PostgreSQL with a side writer (app/ sets one): the sweeps of several replicas share the walk,
+// batches claimed by row locks (ADR 0008). Elsewhere one batch runs at a time (ADR 0005).
+bool SharedSweep(const ServiceContext& ctx, const SqlConnection& conn) {
+  return conn.Dialect() == "postgresql" && ctx.db->has_side_writer();
+}
+
+// The class of the advisory locks (two-key form) that mark a live intent on PostgreSQL: a
+// shared batch holds (class, its backend pid) from before it commits its intent, with the pid as
+// the intent's holder, until its transaction ends; the server drops it when the connection dies.
+constexpr std::int64_t kIntentHolderClass = 0x7265;
+
+// Takes this batch's holder lock (in the caller's transaction); returns the holder.
+Result<std::int64_t> HoldIntents(SqlConnection& conn) {
+  ASSIGN_OR_RETURN(auto row, conn.QueryOne("SELECT pg_backend_pid(), pg_advisory_xact_lock(CAST(? "
+                                           "AS integer), pg_backend_pid())",
+                                           {kIntentHolderClass}));
+  if (!row) return Internal("take the deletion intents' holder lock: no row");
+  return row->Int(0);
+}
+
+// The next intent after `after` to recover. Single-writer: any (no batch runs elsewhere). Shared:
+// one whose holder's lock is free (its batch is gone: killed, or its connection lost) and that no
+// other replica is recovering (SKIP LOCKED); the holder locks tried stay with this transaction.
+std::string NextIntentStatement(bool shared) {
+  if (!shared)
+    return "SELECT id, submission_ids FROM sweep_intents WHERE id > ? ORDER BY id LIMIT 1";
+  return "SELECT id, submission_ids FROM sweep_intents WHERE id > ? AND (holder IS NULL OR "
+         "pg_try_advisory_xact_lock(CAST(? AS integer), CAST(holder AS integer))) ORDER BY id "
+         "LIMIT 1 FOR UPDATE OF sweep_intents SKIP LOCKED";
+}
+
+// Recovers the next intent after `after` inside the caller's write transaction: of every artifact
+// of its submissions not recorded deleted, a file that storage no longer has is recorded deleted,
+// one still there is left to be decided again; then each of those submissions whose artifacts
+// are all deleted is flagged. The intent goes once storage has answered for all of them. Never
+// deletes anything. Returns the intent's id, or nullopt when there is none.
+Result<std::optional<std::int64_t>> RecoverNextIntent(const ServiceContext& ctx,
+                                                      SqlConnection& conn, bool shared,
+                                                      std::int64_t after, SweepReport& report) {
+  SqlParams params{after};
+  if (shared) params.emplace_back(kIntentHolderClass);
+  ASSIGN_OR_RETURN(auto intent, conn.QueryOne(NextIntentStatement(shared), params));
+  if (!intent) return std::optional<std::int64_t>();
+  const std::int64_t id = intent->Int(0);
+  auto ids = ParseIntentIds(intent->Text(1));
+  if (!ids.ok()) {
+    return Internal("deletion intent " + std::to_string(id) + ": " + ids.status().message() +
+                    " (nothing is deleted until it is mended)");
+  }
+  // Shared: a batch of another replica may have claimed some of these submissions after the
+  // holder died; wait for it, so that storage is asked once nobody deletes them.
+  if (shared) {
+    RETURN_IF_ERROR(
+        QueryForIds(conn, "SELECT id FROM submissions WHERE id", {}, *ids, " FOR UPDATE").status());
+  }
+  const std::int64_t now = ToUnix(ctx.clock->Now());
+  bool answered = true;
+  ASSIGN_OR_RETURN(auto rows, QueryForIds(conn,
+                                          "SELECT id, submission_id, storage_key FROM artifacts "
+                                          "WHERE state <> 'deleted' AND submission_id",
+                                          {}, *ids));
+  for (const auto& r : rows) {
+    auto size = ctx.artifacts->Size(r.Text(2));
+    if (!size.ok()) {
+      answered = false;  // storage unreachable: the intent stays for the next run
+      continue;
+    }
+    if (size->has_value()) {
+      ++report.recovered_present;
+      continue;
+    }
+    RETURN_IF_ERROR(
+        conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
+                  "last_error = NULL, deleted_at = ? WHERE id = ?",
+                  {now, r.Int(0)}));
+    ++report.recovered_gone;
+  }
+  // Also those whose last record failed after all of their files were recorded gone, and the
+  // bytes of the others.
+  RETURN_IF_ERROR(ExecForIds(conn, MarkSubmissionGone(conn), {now}, *ids).status());
+  RETURN_IF_ERROR(ExecForIds(conn, RecountBytesStored(conn), {}, *ids).status());
+  if (answered) RETURN_IF_ERROR(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {id}));
+  return std::optional<std::int64_t>(id);
+}
+
+// Recovers every intent an earlier run left (killed, or its record failed; shared: every intent
+// whose batch is gone), one intent per batch lease, before the walk.
 Status RecoverIntents(const ServiceContext& ctx, const SweepOptions& options, SweepReport& report) {
   std::int64_t after = 0;
   for (;;) {
     auto lease = ctx.db->LockBatch(options.stop);
     if (!lease) return Status::Ok();
     SqlConnection& conn = **lease;
-    ASSIGN_OR_RETURN(auto intent, conn.QueryOne("SELECT id, submission_ids FROM sweep_intents "
-                                                "WHERE id > ? ORDER BY id LIMIT 1",
-                                                {after}));
-    if (!intent) return Status::Ok();
-    after = intent->Int(0);
-    auto ids = ParseIntentIds(intent->Text(1));
-    if (!ids.ok()) {
-      return Internal("deletion intent " + std::to_string(after) + ": " + ids.status().message() +
-                      " (nothing is deleted until it is mended)");
-    }
-    const std::int64_t now = ToUnix(ctx.clock->Now());
-    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
-    bool answered = true;
-    ASSIGN_OR_RETURN(auto rows,
-                     QueryForIds(conn,
-                                 "SELECT id, submission_id, storage_key FROM artifacts WHERE "
-                                 "state <> 'deleted' AND submission_id",
-                                 {}, *ids));
-    for (const auto& r : rows) {
-      auto size = ctx.artifacts->Size(r.Text(2));
-      if (!size.ok()) {
-        answered = false;  // storage unreachable: the intent stays for the next run
-        continue;
-      }
-      if (size->has_value()) {
-        ++report.recovered_present;
-        continue;
-      }
-      RETURN_IF_ERROR(
-          conn.Exec("UPDATE artifacts SET state = 'deleted', attempts = attempts + 1, "
-                    "last_error = NULL, deleted_at = ? WHERE id = ?",
-                    {now, r.Int(0)}));
-      ++report.recovered_gone;
-    }
-    // Also those whose last record failed after all of their files were recorded gone, and the
-    // bytes of the others.
-    RETURN_IF_ERROR(ExecForIds(conn, MarkSubmissionGone(conn), {now}, *ids).status());
-    RETURN_IF_ERROR(ExecForIds(conn, RecountBytesStored(conn), {}, *ids).status());
-    if (answered) RETURN_IF_ERROR(conn.Exec("DELETE FROM sweep_intents WHERE id = ?", {after}));
+    const bool shared = SharedSweep(ctx, conn);
+    ASSIGN_OR_RETURN(auto tx,
+                     Transaction::Start(conn, shared ? TxMode::kRowLocks : TxMode::kWrite));
+    ASSIGN_OR_RETURN(auto id, RecoverNextIntent(ctx, conn, shared, after, report));
+    if (!id) return Status::Ok();
+    after = *id;
     RETURN_IF_ERROR(tx.Commit());
   }
 }
@@ -581,36 +643,86 @@ Result<bool> DryRunBatch(const ServiceContext& ctx, const SweepOptions& options,
   return static_cast<int>(batch.size()) == limit;
 }
 
+// Locks those of `listed` that no other batch holds (FOR UPDATE OF s SKIP LOCKED) and reads their
+// facts again under the locks, so that R5 is decided on what the locks keep still. Returns them
+// in `listed`'s order; sets `missed` when one was held elsewhere (or is gone meanwhile).
+Result<std::vector<Candidate>> Claim(SqlConnection& conn, const RetentionSettings& settings,
+                                     std::vector<Candidate> listed, bool& missed) {
+  if (listed.empty()) return listed;
+  std::vector<std::int64_t> ids;
+  ids.reserve(listed.size());
+  for (const Candidate& c : listed) ids.push_back(c.id);
+  ASSIGN_OR_RETURN(auto rows, QueryForIds(conn, std::string(kCandidateSelect) + " AND s.id", {},
+                                          ids, " FOR UPDATE OF s SKIP LOCKED"));
+  std::vector<Candidate> locked;
+  AppendRows(rows, settings, locked);
+  std::unordered_map<std::int64_t, std::size_t> at;
+  for (std::size_t i = 0; i < locked.size(); ++i) at.emplace(locked[i].id, i);
+  std::vector<Candidate> out;
+  out.reserve(locked.size());
+  for (const Candidate& c : listed) {
+    auto it = at.find(c.id);
+    if (it == at.end()) {
+      missed = true;
+      continue;
+    }
+    out.push_back(std::move(locked[it->second]));
+  }
+  return out;
+}
+
+// How one batch went, for the walk.
+struct BatchProgress {
+  int taken = 0;        // submissions taken (for sizing the next batch)
+  bool missed = false;  // shared: a candidate was held by another replica's batch
+};
+
 // One batch of a real sweep (see the header): R5 and the intent in one transaction, the deletes,
-// the outcomes in another, all under one batch lease. Returns whether the walk goes on, and the
-// number of submissions it took (for sizing the next batch) in `taken`.
+// the outcomes in another, all under one batch lease. Shared (PostgreSQL, ADR 0008): one
+// transaction holds the row locks of the batch's candidates from the R5 check to the record of
+// their outcome, the intent is committed on the side writer, and an intent whose holder is gone
+// is recovered first. `quiet`: protected candidates are neither counted nor listed (a second
+// pass of a shared walk). Returns whether the walk goes on.
 Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
-                        const WalkScope& scope, int limit, SweepCursor& cursor, SweepReport& report,
-                        BatchFindings& found, int& taken) {
-  taken = 0;
+                        const WalkScope& scope, int limit, bool quiet, SweepCursor& cursor,
+                        SweepReport& report, BatchFindings& found, BatchProgress& progress) {
+  progress.taken = 0;
   auto lease = ctx.db->LockBatch(options.stop);
   if (!lease) {
     report.interrupted = true;
     return false;
   }
   SqlConnection& conn = **lease;
+  const bool shared = SharedSweep(ctx, conn);
   const auto started = SteadyClock::now();
   const TimePoint now = ctx.clock->Now();
   std::vector<Candidate> batch;
   std::vector<bool> deletable;
-  std::int64_t intent = 0;  // the batch's row in sweep_intents, when it may delete anything
-  bool full = false;        // the last chunk read was full: the walk goes on
+  std::int64_t intent = 0;      // the batch's row in sweep_intents, when it may delete anything
+  bool full = false;            // the last chunk read was full: the walk goes on
+  SweepCursor listed = cursor;  // the last candidate listed (shared: claimed or not)
+  // Shared: open until the outcomes are recorded (the row locks). Else: committed with the intent.
+  auto tx = Transaction::Start(conn, shared ? TxMode::kRowLocks : TxMode::kWrite);
+  if (!tx.ok()) return tx.status();
   {
-    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    std::int64_t holder = 0;
+    if (shared) {
+      ASSIGN_OR_RETURN(holder, HoldIntents(conn));
+      // One intent left by a batch that is gone, before this batch claims anything.
+      RETURN_IF_ERROR(RecoverNextIntent(ctx, conn, true, 0, report).status());
+    }
     std::vector<std::int64_t> intents;
     // A run of protected candidates (a challenge on hold, no notice yet) is read on in the same
     // batch, up to kProtectedRun of them and half the budget, so that a held challenge costs reads
     // rather than batches; the chunk that has something to delete ends the read.
-    SweepCursor probe = cursor;
     for (;;) {
       ASSIGN_OR_RETURN(auto chunk,
-                       LoadBatch(conn, ctx.settings, report.as_of, probe, scope, limit));
+                       LoadBatch(conn, ctx.settings, report.as_of, listed, scope, limit));
       full = static_cast<int>(chunk.size()) == limit;
+      if (!chunk.empty()) listed = {chunk.back().eligible, chunk.back().id};
+      if (shared) {
+        ASSIGN_OR_RETURN(chunk, Claim(conn, ctx.settings, std::move(chunk), progress.missed));
+      }
       bool any = false;
       const std::size_t first = batch.size();
       for (Candidate& c : chunk) {
@@ -627,19 +739,24 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
           SteadyClock::now() - started > options.batch_budget / 2) {
         break;
       }
-      probe = {batch.back().eligible, batch.back().id};
     }
     if (!intents.empty()) {
-      auto row = conn.QueryOne(
-          "INSERT INTO sweep_intents (started_at, submission_ids) VALUES (?, ?) RETURNING id",
-          {ToUnix(now), IntentIds(intents)});
+      const std::string sql =
+          "INSERT INTO sweep_intents (started_at, submission_ids, holder) VALUES (?, ?, ?) "
+          "RETURNING id";
+      const SqlParams params{ToUnix(now), IntentIds(intents),
+                             shared ? SqlValue(holder) : SqlNull()};
+      // Shared: committed at once on the side writer (its own transaction), while this batch's
+      // transaction keeps the row locks.
+      auto side = shared ? ctx.db->LockSideWriter() : std::nullopt;
+      auto row = shared ? (*side)->QueryOne(sql, params) : conn.QueryOne(sql, params);
       if (!row.ok() || !*row) {
         return (row.ok() ? Internal("no id") : row.status())
             .WithContext("record the deletion intent");
       }
       intent = (*row)->Int(0);
     }
-    RETURN_IF_ERROR(tx.Commit().WithContext("record the deletion intent"));
+    if (!shared) RETURN_IF_ERROR(tx->Commit().WithContext("record the deletion intent"));
   }
   std::vector<Outcome> outcomes;
   std::vector<std::int64_t> all_gone;
@@ -647,9 +764,17 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
   // The candidates go a chunk at a time: the files of a chunk's deletable submissions in one
   // DeleteMany, the budget checked between chunks.
   for (std::size_t begin = 0; begin < batch.size() && !cut;) {
-    if (taken > 0 && SteadyClock::now() - started > options.batch_budget) {
+    if (progress.taken > 0 && SteadyClock::now() - started > options.batch_budget) {
       cut = true;  // out of time: the rest waits for the next batch, after the writers
       break;
+    }
+    // Shared: the row locks (and the gate) go with the connection; once it is lost nothing more
+    // is deleted (the intent stays and another batch records what storage says).
+    if (shared && progress.taken > 0) {
+      RETURN_IF_ERROR(conn.QueryOne("SELECT 1")
+                          .status()
+                          .WithContext("the batch's database connection (its row locks) was lost; "
+                                       "the deletion intent stays"));
     }
     const std::size_t end = std::min(batch.size(), begin + kDeleteChunk);
     std::vector<std::string> keys;
@@ -666,14 +791,17 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
     std::size_t next = 0;  // the status of the next artifact
     for (std::size_t i = begin; i < end; ++i) {
       const Candidate& c = batch[i];
-      ++taken;
-      ++report.examined;
+      ++progress.taken;
       cursor = {c.eligible, c.id};
       if (!deletable[i]) {
-        ++report.skipped_count;
-        found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
+        if (!quiet) {
+          ++report.examined;
+          ++report.skipped_count;
+          found.skipped.push_back(Skipped(c, DecideSweep(c.facts, now).reason));
+        }
         continue;
       }
+      ++report.examined;
       SweptSubmission item{c.id, c.challenge_id, {}, 0, std::nullopt};
       bool gone = true;
       for (const auto& a : c.artifacts) {
@@ -699,7 +827,19 @@ Result<bool> SweepBatch(const ServiceContext& ctx, const SweepOptions& options,
     }
     begin = end;
   }
-  RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, all_gone, intent, ToUnix(now)));
+  // Every candidate taken: the walk goes on after the last one listed (shared: those held by
+  // other batches are theirs).
+  if (!cut) cursor = listed;
+  if (!shared) {
+    RETURN_IF_ERROR(RecordOutcomes(conn, outcomes, all_gone, intent, ToUnix(now)));
+    return cut || full;
+  }
+  const Status first_error = RecordOutcomeStatements(conn, outcomes, all_gone, intent, ToUnix(now));
+  if (Status committed = tx->Commit(); !committed.ok()) {
+    return Internal("record the sweep's outcomes: " + committed.message() +
+                    " (the deletion intent stays; the next batch records what storage says)");
+  }
+  RETURN_IF_ERROR(first_error);
   return cut || full;
 }
 
@@ -723,11 +863,20 @@ SweepCursor WalkStart(const SweepOptions& options) {
 }
 
 // Walks the candidates of `scope` from `cursor`, batch by batch; `limit` is the size of the next
-// batch of a real sweep, carried between walks.
+// batch of a real sweep, carried between walks. A shared walk (ADR 0008) passes over candidates
+// that other replicas' batches hold; when it has, it walks again from its start once those
+// batches have had the time of one (a batch that died leaves its candidates unlocked), listing
+// only what it deletes, until a pass misses nothing (at most kMaxSharedPasses).
+constexpr int kMaxSharedPasses = 20;
+
 Status Walk(const ServiceContext& ctx, const SweepOptions& options, const WalkScope& scope,
             SweepCursor cursor, std::int64_t total, int& limit, SweepReport& report) {
   const int max_batch = std::max(1, options.batch_size);
+  const SweepCursor start = cursor;
   BatchFindings found;
+  bool quiet = false;   // a later pass of a shared walk
+  bool missed = false;  // this pass passed over candidates held elsewhere
+  int passes = 1;
   for (;;) {
     if (options.stop != nullptr && options.stop->load()) {
       report.interrupted = true;
@@ -738,26 +887,36 @@ Status Walk(const ServiceContext& ctx, const SweepOptions& options, const WalkSc
       ASSIGN_OR_RETURN(more, DryRunBatch(ctx, options, scope, limit, cursor, report, found));
     } else {
       const auto started = SteadyClock::now();
-      int taken = 0;
-      auto swept = SweepBatch(ctx, options, scope, limit, cursor, report, found, taken);
+      BatchProgress progress;
+      auto swept = SweepBatch(ctx, options, scope, limit, quiet, cursor, report, found, progress);
       Publish(found, options, report);  // what was deleted is reported even when recording failed
       if (!swept.ok()) return swept.status();
       more = *swept;
+      missed = missed || progress.missed;
       // Size the next batch from this one's time per submission, within the budget.
       const auto spent =
           std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started)
               .count();
       const auto budget =
           std::chrono::duration_cast<std::chrono::microseconds>(options.batch_budget).count();
-      if (taken > 0 && spent > 0) {
-        const auto fit = static_cast<std::int64_t>(taken) * budget / spent;
+      if (progress.taken > 0 && spent > 0) {
+        const auto fit = static_cast<std::int64_t>(progress.taken) * budget / spent;
         limit = static_cast<int>(std::clamp<std::int64_t>(fit, 1, max_batch));
       }
     }
     ++report.batches;
     Publish(found, options, report);
     if (options.progress) options.progress(report.examined, total);
-    if (!more) return Status::Ok();
+    if (more) continue;
+    if (!missed || passes >= kMaxSharedPasses) return Status::Ok();
+    ++passes;
+    missed = false;
+    quiet = true;
+    cursor = start;
+    const auto until = SteadyClock::now() + options.batch_budget;
+    while (SteadyClock::now() < until && (options.stop == nullptr || !options.stop->load())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
 }
 

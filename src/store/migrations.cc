@@ -438,6 +438,14 @@ CREATE TABLE artifact_sizes_pending (
 );
 CREATE INDEX submissions_swept ON submissions(id) WHERE is_artifact_deleted = 1;
 )sql"}},
+      // 12: the holder of a sweep's deletion intent (issue 11, ADR 0008): on PostgreSQL the
+      // backend pid of the batch's connection, which holds an advisory lock on it for as long as
+      // the batch runs. An intent whose holder's lock is free was left by a replica that died or
+      // lost its connection, and any replica recovers it; NULL (SQLite, or an intent of an
+      // earlier version) is recovered by the next sweep as before.
+      {{Engine::kAll, R"sql(
+ALTER TABLE sweep_intents ADD COLUMN holder INTEGER;
+)sql"}},
   };
   return kMigrations;
 }
@@ -484,8 +492,14 @@ Result<int> Migrate(SqlConnection& conn) {
   const std::string create_versions =
       "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
       "applied_at INTEGER NOT NULL)";
-  RETURN_IF_ERROR(conn.ExecScript(conn.Dialect() == "postgresql" ? PostgresqlDdl(create_versions)
-                                                                 : create_versions));
+  {
+    // Inside a write transaction: replicas that start at once on one PostgreSQL would otherwise
+    // race on CREATE TABLE IF NOT EXISTS (a unique violation in the catalog).
+    ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));
+    RETURN_IF_ERROR(conn.ExecScript(conn.Dialect() == "postgresql" ? PostgresqlDdl(create_versions)
+                                                                   : create_versions));
+    RETURN_IF_ERROR(tx.Commit());
+  }
   int applied = 0;
   for (int version = 1; version <= LatestSchemaVersion(); ++version) {
     ASSIGN_OR_RETURN(auto tx, Transaction::Start(conn, TxMode::kWrite));

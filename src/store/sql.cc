@@ -134,8 +134,9 @@ Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
 
 Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view head,
                                         const SqlParams& leading,
-                                        const std::vector<std::int64_t>& ids) {
-  const std::string sql = ChunkStatement(head);
+                                        const std::vector<std::int64_t>& ids,
+                                        std::string_view tail) {
+  const std::string sql = ChunkStatement(head) + std::string(tail);
   std::vector<SqlRow> rows;
   RETURN_IF_ERROR(ForIdChunks(leading, ids, [&](const SqlParams& params) -> Status {
     ASSIGN_OR_RETURN(auto chunk, conn.Query(sql, params));
@@ -234,6 +235,16 @@ Database::Lease Database::LockRead() {
   }
   Reader& r = *readers_[start % readers_.size()];
   return {std::unique_lock<std::mutex>(r.mu), *r.conn};
+}
+
+void Database::SetSideWriter(std::unique_ptr<SqlConnection> conn) {
+  side_ = std::make_unique<Reader>();
+  side_->conn = std::move(conn);
+}
+
+std::optional<Database::Lease> Database::LockSideWriter() {
+  if (!side_) return std::nullopt;
+  return Lease(std::unique_lock<std::mutex>(side_->mu), *side_->conn);
 }
 
 std::string IndexedBy(const SqlConnection& conn, std::string_view index) {

@@ -64,7 +64,12 @@ class SqlRow {
 
 using SqlParams = std::vector<SqlValue>;
 
-enum class TxMode { kRead, kWrite };
+// kRead: one snapshot, no writes. kWrite: the single-writer transaction (SQLite: BEGIN IMMEDIATE;
+// PostgreSQL: the write advisory lock of ADR 0007), so that read-then-write logic needs no retry.
+// kRowLocks: a write transaction that does not take the single-writer lock; its statements
+// coordinate by row locks (PostgreSQL: READ COMMITTED, `FOR UPDATE ... SKIP LOCKED`), for the
+// shared sweep of several replicas (ADR 0008). SQLite has no row locks: there it is kWrite.
+enum class TxMode { kRead, kWrite, kRowLocks };
 
 class SqlConnection {
  public:
@@ -136,10 +141,11 @@ inline constexpr std::size_t kIdChunk = 100;
 Result<std::int64_t> ExecForIds(SqlConnection& conn, std::string_view head,
                                 const SqlParams& leading, const std::vector<std::int64_t>& ids);
 // The same for a query: the rows of every chunk, chunk after chunk (a row matches once per
-// chunk, so ids must not repeat across chunks).
+// chunk, so ids must not repeat across chunks). `tail` follows the id list (" FOR UPDATE").
 Result<std::vector<SqlRow>> QueryForIds(SqlConnection& conn, std::string_view head,
                                         const SqlParams& leading,
-                                        const std::vector<std::int64_t>& ids);
+                                        const std::vector<std::int64_t>& ids,
+                                        std::string_view tail = {});
 
 // The few words of SQLite that PostgreSQL lacks, for statements written once for both engines;
 // SQLite's statements and plans stay as they are, PostgreSQL gets its own form:
@@ -220,6 +226,13 @@ class Database {
   // For statements that only read. Prefers an idle reader; waits for one otherwise.
   Lease LockRead();
 
+  // A second writable connection for statements that must commit on their own while the writer
+  // connection holds an open transaction (the shared sweep's deletion intent, ADR 0008). Set by
+  // app/ on PostgreSQL only; LockSideWriter() is nullopt without one.
+  void SetSideWriter(std::unique_ptr<SqlConnection> conn);
+  bool has_side_writer() const { return side_ != nullptr; }
+  std::optional<Lease> LockSideWriter();
+
  private:
   void Release(Lease::Kind kind);
   struct Reader {
@@ -231,6 +244,7 @@ class Database {
   std::vector<std::unique_ptr<Reader>> readers_;
   std::atomic<std::size_t> next_reader_{0};
   std::unique_ptr<WriteGate> gate_;
+  std::unique_ptr<Reader> side_;
   std::atomic<int> writers_waiting_{0};
   std::mutex wait_mu_;
   std::condition_variable writer_done_;

@@ -68,10 +68,23 @@ class Server:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def restart_postgresql():
+    """Restarts the server this run started (pg_ctl restart -m fast: connections are cut)."""
+    argv = [BIN_DIR + "/pg_ctl", "-D", os.environ["RETENTION_PG_DATA"], "-w", "-m", "fast",
+            "-l", os.path.join(os.path.dirname(os.environ["RETENTION_PG_DATA"]), "server.log"),
+            "restart"]
+    if os.environ.get("RETENTION_PG_AS_POSTGRES"):
+        argv = ["/usr/sbin/runuser", "-u", "postgres", "--"] + argv
+    subprocess.run(argv, capture_output=True, check=True)
+
+
 def main(modules):
     server = Server()
     try:
-        env = dict(os.environ, RETENTION_DB=server.url)
+        # RETENTION_PG_DATA (and RETENTION_PG_AS_POSTGRES) let a test restart the server
+        # (restart_postgresql below).
+        env = dict(os.environ, RETENTION_DB=server.url, RETENTION_PG_DATA=server.data,
+                   RETENTION_PG_AS_POSTGRES="1" if server.as_postgres else "")
         return subprocess.run([sys.executable, "-m", "unittest", "-v", *modules],
                               env=env).returncode
     finally:

@@ -136,11 +136,13 @@ class PostgresqlConnection final : public SqlConnection {
     // Read transactions see one snapshot, as SQLite's do. A write transaction reads the latest
     // committed rows at each statement (READ COMMITTED) after it holds the write lock, which it
     // takes before anything else (a snapshot taken before waiting for the lock would be stale).
+    // kRowLocks: READ COMMITTED without the write lock; its statements lock rows.
     const std::string sql =
         mode == TxMode::kWrite
             ? "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock(" +
                   std::to_string(kWriteLockKey) + ")"
-            : "BEGIN ISOLATION LEVEL REPEATABLE READ";
+        : mode == TxMode::kRowLocks ? std::string("BEGIN ISOLATION LEVEL READ COMMITTED")
+                                    : "BEGIN ISOLATION LEVEL REPEATABLE READ";
     auto res = Check(PgResult(PQexec(conn_, sql.c_str())), "begin");
     if (!res.ok()) {
       if (PQtransactionStatus(conn_) == PQTRANS_INERROR) static_cast<void>(Simple("ROLLBACK"));
@@ -405,21 +407,24 @@ class PostgresqlWriteGate final : public WriteGate {
  public:
   explicit PostgresqlWriteGate(std::unique_ptr<SqlConnection> conn) : conn_(std::move(conn)) {}
 
+  // The batch key is the other way round from the file gate's byte 1: batches hold it shared, so
+  // that the batches of several replicas run at once (their rows are told apart by row locks,
+  // ADR 0008), and a writer takes it exclusively, waiting for every running batch.
   void BeginWrite() override {
     Call("SELECT pg_advisory_lock_shared(?)", kGateAnnounceKey);
-    Call("SELECT pg_advisory_lock_shared(?)", kGateBatchKey);
+    Call("SELECT pg_advisory_lock(?)", kGateBatchKey);
   }
   void EndWrite() override {
-    Call("SELECT pg_advisory_unlock_shared(?)", kGateBatchKey);
+    Call("SELECT pg_advisory_unlock(?)", kGateBatchKey);
     Call("SELECT pg_advisory_unlock_shared(?)", kGateAnnounceKey);
   }
   bool TryBeginBatch() override {
     if (!Call("SELECT pg_try_advisory_lock(?)", kGateAnnounceKey)) return false;
     Call("SELECT pg_advisory_unlock(?)", kGateAnnounceKey);
-    Call("SELECT pg_advisory_lock(?)", kGateBatchKey);
+    Call("SELECT pg_advisory_lock_shared(?)", kGateBatchKey);
     return true;
   }
-  void EndBatch() override { Call("SELECT pg_advisory_unlock(?)", kGateBatchKey); }
+  void EndBatch() override { Call("SELECT pg_advisory_unlock_shared(?)", kGateBatchKey); }
 
  private:
   // The boolean the statement returns (true for the void lock functions); true when it fails

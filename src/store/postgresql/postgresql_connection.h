@@ -30,7 +30,8 @@ Result<std::unique_ptr<SqlConnection>> OpenPostgresql(const std::string& url,
 // The cross-process write gate (store/write_gate.h, ADR 0005) on PostgreSQL: two session-level
 // advisory locks on a connection of its own to `url`, kGateAnnounceKey (the writers'
 // announcement: shared by writers, probed exclusively by a batch) and kGateBatchKey (the batch:
-// exclusive for a batch, shared by writers), the same protocol as OpenFileWriteGate's two bytes.
+// shared by batches, so that the sweeps of several replicas run at once and tell their rows apart
+// by row locks (ADR 0008), exclusive for a writer, which thus waits for every running batch).
 // The server drops both when the process or its connection dies. A call that fails twice (the
 // server is gone) lets the caller go on: its own transactions then fail. Errors: those of
 // OpenPostgresql.

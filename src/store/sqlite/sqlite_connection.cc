@@ -115,7 +115,7 @@ class SqliteConnection final : public SqlConnection {
   }
 
   Status Begin(TxMode mode) override {
-    return Simple(mode == TxMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN");
+    return Simple(mode == TxMode::kRead ? "BEGIN" : "BEGIN IMMEDIATE");  // kRowLocks too
   }
   Status Commit() override { return Simple("COMMIT"); }
   Status Rollback() override {
