@@ -80,13 +80,8 @@ struct TableSpec {
   std::vector<ColumnSpec> columns;
 };
 
-constexpr const char* kFileColumns[] = {"input_file",
-                                        "submission_input_file",
-                                        "stdout_file",
-                                        "stderr_file",
-                                        "environment_log_file",
-                                        "submission_result_file",
-                                        "submission_metadata_file"};
+// EvalAI's file columns of `submission`: our artifact kinds, by the same names.
+constexpr const auto& kFileColumns = kArtifactKinds;
 
 const std::vector<TableSpec>& Specs() {
   static const std::vector<TableSpec> kSpecs = [] {

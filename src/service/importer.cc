@@ -20,13 +20,7 @@ namespace {
 using nlohmann::json;
 
 const std::set<std::string>& ArtifactKinds() {
-  static const std::set<std::string> kKinds = {"input_file",
-                                               "submission_input_file",
-                                               "stdout_file",
-                                               "stderr_file",
-                                               "environment_log_file",
-                                               "submission_result_file",
-                                               "submission_metadata_file"};
+  static const std::set<std::string> kKinds(kArtifactKinds.begin(), kArtifactKinds.end());
   return kKinds;
 }
 

@@ -7,6 +7,7 @@
 // moment of deletion under the write lock).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -112,6 +113,15 @@ struct ChallengeRole {
 Result<ChallengeRole> RoleFor(SqlConnection& conn, const User& user, std::int64_t challenge_id);
 
 // ---- import (DESIGN.md section 7) ----
+// The artifact kinds (DESIGN section 2): EvalAI's seven file columns of `submission`, in its
+// column order. The import, the platform API and `sync evalai` accept exactly these.
+inline constexpr std::array<const char*, 7> kArtifactKinds = {"input_file",
+                                                              "submission_input_file",
+                                                              "stdout_file",
+                                                              "stderr_file",
+                                                              "environment_log_file",
+                                                              "submission_result_file",
+                                                              "submission_metadata_file"};
 struct ImportReport {
   int users = 0, host_teams = 0, challenges = 0, phases = 0, submissions = 0, artifacts = 0;
   int consents = 0;
