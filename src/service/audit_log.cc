@@ -179,4 +179,18 @@ Result<AuditVerification> VerifyAuditChain(SqlConnection& conn) {
   return v;
 }
 
+Status AppendEvent(SqlConnection& conn, const char* ledger, std::optional<std::int64_t> challenge,
+                   std::optional<std::int64_t> submission, const std::string& actor,
+                   const std::string& action, const std::string& notes, TimePoint at) {
+  AuditEvent e;
+  e.ledger = ledger;
+  e.challenge_id = challenge;
+  e.submission_id = submission;
+  e.actor = actor;
+  e.action = action;
+  e.notes = notes;
+  e.at = at;
+  return AppendAuditEvent(conn, std::move(e)).status();
+}
+
 }  // namespace retention

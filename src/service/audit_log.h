@@ -33,6 +33,10 @@ struct AuditEvent {
 // transaction so that two writers cannot fork the chain. InvalidArgument naming the field when a
 // text (ledger, actor, action, notes) is not valid UTF-8; nothing is written then.
 Result<AuditEvent> AppendAuditEvent(SqlConnection& conn, AuditEvent event);
+// AppendAuditEvent for an event given field by field.
+Status AppendEvent(SqlConnection& conn, const char* ledger, std::optional<std::int64_t> challenge,
+                   std::optional<std::int64_t> submission, const std::string& actor,
+                   const std::string& action, const std::string& notes, TimePoint at);
 
 struct AuditFilter {
   std::optional<std::int64_t> challenge_id;

@@ -721,14 +721,8 @@ class Syncer {
                               "retention_policy_notes = ? WHERE id = ?",
                               {at, host->Int(0), notes, id})
                         .status());
-    AuditEvent e;
-    e.ledger = "consent";
-    e.challenge_id = id;
-    e.actor = by;
-    e.action = "imported";
-    e.notes = notes;
-    e.at = FromUnix(at);
-    RETURN_IF_ERROR(AppendAuditEvent(conn, std::move(e)).status());
+    RETURN_IF_ERROR(
+        AppendEvent(conn, "consent", id, std::nullopt, by, "imported", notes, FromUnix(at)));
     RETURN_IF_ERROR(MarkImported(conn, id, "consent_imported_at", now));
     return true;
   }

@@ -233,14 +233,7 @@ class Importer {
           "UPDATE challenges SET retention_policy_consent = 1, retention_policy_consent_date = ?, "
           "retention_policy_consent_by = ?, retention_policy_notes = ? WHERE id = ?",
           {ToUnix(*at), host->Int(0), notes, id}));
-      AuditEvent e;
-      e.ledger = "consent";
-      e.challenge_id = id;
-      e.actor = by;
-      e.action = "imported";
-      e.notes = notes;
-      e.at = *at;
-      RETURN_IF_ERROR(AppendAuditEvent(conn_, std::move(e)).status());
+      RETURN_IF_ERROR(AppendEvent(conn_, "consent", id, std::nullopt, by, "imported", notes, *at));
       ++report.consents;
     }
     ASSIGN_OR_RETURN(const json* phases, f.Array("phases"));

@@ -13,17 +13,6 @@ namespace {
 
 constexpr std::size_t kMinRevokePrefix = 6;
 
-Status AuditToken(SqlConnection& conn, const std::string& actor, const std::string& action,
-                  std::string notes, TimePoint at) {
-  AuditEvent e;
-  e.ledger = "admin";
-  e.actor = actor;
-  e.action = action;
-  e.notes = std::move(notes);
-  e.at = at;
-  return AppendAuditEvent(conn, std::move(e)).status();
-}
-
 std::string State(const std::optional<TimePoint>& expires, const std::optional<TimePoint>& revoked,
                   TimePoint now) {
   if (revoked) return "revoked";
@@ -79,7 +68,8 @@ Result<std::string> CreateToken(const ServiceContext& ctx, const std::string& us
   std::string notes =
       "for " + username + ", role " + role + ", prefix " + token.substr(0, kTokenPrefixLength);
   if (expires) notes += ", expires " + FormatTime(FromUnix(*expires));
-  RETURN_IF_ERROR(AuditToken(*conn, actor, "token_created", std::move(notes), now));
+  RETURN_IF_ERROR(
+      AppendEvent(*conn, "admin", std::nullopt, std::nullopt, actor, "token_created", notes, now));
   RETURN_IF_ERROR(tx.Commit());
   return token;
 }
@@ -142,8 +132,8 @@ Result<TokenInfo> RevokeToken(const ServiceContext& ctx, const std::string& pref
   TokenInfo info = TokenFromRow(rows[0], now);
   info.revoked_at = now;
   info.state = "revoked";
-  RETURN_IF_ERROR(AuditToken(*conn, actor, "token_revoked",
-                             "prefix " + info.prefix + " of " + info.username, now));
+  RETURN_IF_ERROR(AppendEvent(*conn, "admin", std::nullopt, std::nullopt, actor, "token_revoked",
+                              "prefix " + info.prefix + " of " + info.username, now));
   RETURN_IF_ERROR(tx.Commit());
   return info;
 }
