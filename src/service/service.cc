@@ -420,14 +420,20 @@ Result<KeepResult> KeepOutcome(SqlConnection& conn, const RetentionSettings& set
   return r;
 }
 
+// R10's reason: required, at most 10000 bytes; `what` names the act in the error.
+Status CheckKeepReason(const std::string& reason, const char* what) {
+  if (reason.empty()) return InvalidArgument(std::string("a reason is required to ") + what);
+  if (reason.size() > 10000) return InvalidArgument("the reason is longer than 10000 bytes");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<KeepResult> KeepSubmission(const ServiceContext& ctx, std::int64_t submission_id,
                                   std::optional<std::int64_t> challenge_id,
                                   const std::string& reason,
                                   const std::optional<std::string>& username) {
-  if (reason.empty()) return InvalidArgument("a reason is required to keep a submission");
-  if (reason.size() > 10000) return InvalidArgument("the reason is longer than 10000 bytes");
+  RETURN_IF_ERROR(CheckKeepReason(reason, "keep a submission"));
   const TimePoint now = ctx.clock->Now();
   const std::string actor = username.value_or("cli");
   auto conn = ctx.db->Lock();
@@ -451,8 +457,7 @@ Result<KeepResult> KeepSubmission(const ServiceContext& ctx, std::int64_t submis
 Result<KeepResult> ReleaseKeep(const ServiceContext& ctx, std::int64_t submission_id,
                                std::optional<std::int64_t> challenge_id, const std::string& reason,
                                const std::optional<std::string>& username) {
-  if (reason.empty()) return InvalidArgument("a reason is required to release a keep");
-  if (reason.size() > 10000) return InvalidArgument("the reason is longer than 10000 bytes");
+  RETURN_IF_ERROR(CheckKeepReason(reason, "release a keep"));
   const TimePoint now = ctx.clock->Now();
   const std::string actor = username.value_or("cli");
   auto conn = ctx.db->Lock();
